@@ -1,0 +1,39 @@
+// Package hop carries, through a request's context, a record of which
+// instance answered a downstream call. The balancing transport writes it; the
+// orchestration engine reads it into a composite's _meta. A context without a
+// record makes Observe a no-op.
+package hop
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+type recordKey struct{}
+
+// Record holds the id of the instance that last served a call.
+type Record struct {
+	instance atomic.Pointer[string]
+}
+
+// WithRecord returns a context that carries a fresh Record.
+func WithRecord(ctx context.Context) (context.Context, *Record) {
+	r := new(Record)
+	return context.WithValue(ctx, recordKey{}, r), r
+}
+
+// Observe notes in the context's Record, if any, that instance served the call.
+func Observe(ctx context.Context, instance string) {
+	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
+		r.instance.Store(&instance)
+	}
+}
+
+// Instance returns the observed instance id, or "" when none was observed
+// (an in-process call).
+func (r *Record) Instance() string {
+	if p := r.instance.Load(); p != nil {
+		return *p
+	}
+	return ""
+}

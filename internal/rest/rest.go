@@ -1,0 +1,178 @@
+// Package rest holds what every service transport shares: the table that maps
+// a service's error sentinels to HTTP statuses and back, strict JSON binding,
+// batch-id parsing on the server side, and typed JSON calls on the client side.
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/problem"
+)
+
+// ErrInvalid is wrapped by every bad-input error this package reports, so a
+// service's own "invalid" sentinel can join it.
+var ErrInvalid = errors.New("invalid request")
+
+// MaxBatch is the most ids a batch read accepts.
+const MaxBatch = 100
+
+// Error is one row of a service's error table: a sentinel, the status it
+// answers with, and the code that names it on the wire.
+type Error struct {
+	Err    error
+	Status int
+	Code   string
+}
+
+// Errors maps a service's sentinel errors to HTTP and back. The first row
+// whose Err matches (errors.Is) wins, so list specific errors first.
+type Errors []Error
+
+// Problem returns the problem for err, or nil when no row matches.
+func (t Errors) Problem(err error) *problem.Problem {
+	for _, row := range t {
+		if errors.Is(err, row.Err) {
+			return problem.New(row.Status, row.Code, err.Error())
+		}
+	}
+	return nil
+}
+
+// StatusError is what a client returns for a problem whose code the table
+// does not know.
+type StatusError struct {
+	Status int
+	Detail string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Status, e.Detail) }
+
+// FromProblem turns a problem received from a server back into the sentinel
+// its code names, wrapped with the detail, so errors.Is answers the same on
+// both sides of the wire.
+func (t Errors) FromProblem(p *problem.Problem) error {
+	for _, row := range t {
+		if row.Code != "" && row.Code == p.Code {
+			if p.Detail == row.Err.Error() {
+				return row.Err
+			}
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(p.Detail, ": "+row.Err.Error()), row.Err)
+		}
+	}
+	return &StatusError{Status: p.Status, Detail: p.Detail}
+}
+
+// NewHandler returns an echo instance for a service's routes whose errors
+// answer as problems through t. register adds the routes.
+func NewHandler(t Errors, register func(e *echo.Echo)) http.Handler {
+	e := echo.New()
+	e.HideBanner = true
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := t.Problem(err)
+		if p == nil {
+			p = problemFor(err)
+		}
+		cp := *p
+		cp.Instance = c.Request().URL.Path
+		cp.RequestID = c.Request().Header.Get(echo.HeaderXRequestID)
+		problem.Write(c.Response(), &cp)
+	}
+	register(e)
+	return e
+}
+
+func problemFor(err error) *problem.Problem {
+	if p, ok := problem.As(err); ok {
+		return p
+	}
+	if errors.Is(err, ErrInvalid) {
+		return problem.New(http.StatusBadRequest, "invalid", err.Error())
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return problem.New(he.Code, "", fmt.Sprint(he.Message))
+	}
+	return problem.New(http.StatusInternalServerError, "internal", "internal server error")
+}
+
+// Bind decodes the request's JSON body into v, rejecting unknown fields,
+// trailing data and a wrong content type. Errors wrap ErrInvalid.
+func Bind(c echo.Context, v any) error {
+	r := c.Request()
+	if ct := r.Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return fmt.Errorf("content type must be application/json, not %q: %w", ct, ErrInvalid)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("request body is empty: %w", ErrInvalid)
+		}
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return echo.ErrStatusRequestEntityTooLarge
+		}
+		return fmt.Errorf("request body is not valid JSON: %s: %w", err.Error(), ErrInvalid)
+	}
+	if dec.More() {
+		return fmt.Errorf("request body has data after the JSON value: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// IDs parses the query parameter name as a comma-separated list of ids, each
+// checked by valid. It rejects an empty list and more than MaxBatch ids.
+func IDs(c echo.Context, name string, valid func(string) bool) ([]string, error) {
+	raw := c.QueryParam(name)
+	if raw == "" {
+		return nil, fmt.Errorf("query parameter %q is empty: %w", name, ErrInvalid)
+	}
+	return SplitIDs(raw, valid)
+}
+
+// SplitIDs is the parsing half of IDs.
+func SplitIDs(raw string, valid func(string) bool) ([]string, error) {
+	parts := strings.Split(raw, ",")
+	if len(parts) > MaxBatch {
+		return nil, fmt.Errorf("at most %d ids per batch, got %d: %w", MaxBatch, len(parts), ErrInvalid)
+	}
+	for _, id := range parts {
+		if !valid(id) {
+			return nil, fmt.Errorf("malformed id %q: %w", id, ErrInvalid)
+		}
+	}
+	return parts, nil
+}
+
+// Limit parses the query parameter "limit" within [1, max], with def when absent.
+func Limit(c echo.Context, def, max int) (int, error) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("limit must be an integer from 1 to %d, got %q: %w", max, raw, ErrInvalid)
+	}
+	return n, nil
+}
+
+// Param returns the path parameter name after checking it with valid.
+func Param(c echo.Context, name string, valid func(string) bool) (string, error) {
+	v := c.Param(name)
+	if !valid(v) {
+		return "", fmt.Errorf("malformed %s %q: %w", name, v, ErrInvalid)
+	}
+	return v, nil
+}

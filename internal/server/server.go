@@ -1,0 +1,175 @@
+// Package server builds the echo instance every atrium process serves from,
+// with one middleware chain, problem+json errors and graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/atrium-bff/atrium/internal/problem"
+)
+
+// Config configures New. The zero value is usable.
+type Config struct {
+	// Logger receives the access log and unexpected errors. If nil,
+	// slog.Default() is used.
+	Logger *slog.Logger
+	// BodyLimit caps request bodies, in echo's size syntax. Default "1M".
+	BodyLimit string
+	// MapError turns a handler's error into a problem. It returns nil for
+	// errors it does not know, which then get the default mapping
+	// (echo.HTTPError keeps its status, anything else is a 500).
+	MapError func(error) *problem.Problem
+}
+
+// New returns an echo instance with, in order: request id, panic recovery,
+// access log, body-size limit. Errors answer as application/problem+json.
+func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "1M"
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = ErrorHandler(cfg.Logger, cfg.MapError)
+	e.Use(
+		middleware.RequestID(),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				cfg.Logger.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+				return err
+			},
+		}),
+		AccessLog(cfg.Logger),
+		middleware.BodyLimit(cfg.BodyLimit),
+	)
+	return e
+}
+
+// AccessLog writes one structured line per request.
+func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true,
+		LogRequestID: true, LogRemoteIP: true, LogError: true, LogResponseSize: true,
+		HandleError: true,
+		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
+			attrs := []slog.Attr{
+				slog.String("method", v.Method), slog.String("uri", v.URI),
+				slog.Int("status", v.Status), slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
+				slog.Int64("bytes", v.ResponseSize), slog.String("request_id", v.RequestID),
+				slog.String("remote_ip", v.RemoteIP),
+			}
+			if v.Error != nil {
+				attrs = append(attrs, slog.String("err", v.Error.Error()))
+			}
+			logger.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+			return nil
+		},
+	})
+}
+
+// ErrorHandler answers every error as application/problem+json. mapErr may
+// be nil.
+func ErrorHandler(logger *slog.Logger, mapErr func(error) *problem.Problem) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		p := toProblem(err, mapErr)
+		if p.Status >= 500 && p.Status != http.StatusBadGateway && p.Status != http.StatusServiceUnavailable && p.Status != http.StatusGatewayTimeout {
+			logger.Error("internal error", "err", err, "path", c.Request().URL.Path)
+		}
+		cp := *p
+		cp.Instance = c.Request().URL.Path
+		cp.RequestID = c.Response().Header().Get(echo.HeaderXRequestID)
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(cp.Status)
+			return
+		}
+		problem.Write(c.Response(), &cp)
+	}
+}
+
+func toProblem(err error, mapErr func(error) *problem.Problem) *problem.Problem {
+	if p, ok := problem.As(err); ok {
+		return p
+	}
+	if mapErr != nil {
+		if p := mapErr(err); p != nil {
+			return p
+		}
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		detail := fmt.Sprint(he.Message)
+		switch he.Code {
+		case http.StatusNotFound:
+			detail = "no such route"
+		case http.StatusMethodNotAllowed:
+			detail = "method not allowed on this route"
+		case http.StatusRequestEntityTooLarge:
+			detail = "request body is larger than the server accepts"
+		}
+		return problem.New(he.Code, "", detail)
+	}
+	return problem.New(http.StatusInternalServerError, "internal", "internal server error")
+}
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully, giving
+// in-flight requests up to 10 seconds.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown %s: %w", ln.Addr(), err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Health registers GET /healthz (alive) and GET /readyz (ready when ready
+// returns nil; a nil ready means always ready).
+func Health(e *echo.Echo, ready func(context.Context) error) {
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		if ready != nil {
+			if err := ready(c.Request().Context()); err != nil {
+				return problem.New(http.StatusServiceUnavailable, "not_ready", err.Error())
+			}
+		}
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// NewLogger returns a JSON slog logger at the named level ("debug", "info",
+// "warn", "error"; default info) tagged with the process's component.
+func NewLogger(w interface{ Write([]byte) (int, error) }, level, component string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("component", component)
+}

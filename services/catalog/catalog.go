@@ -1,0 +1,63 @@
+// Package catalog is the product catalogue: products, their categories and
+// prices. Its Service is the contract; Store is the in-process
+// implementation, and package cataloghttp carries it over HTTP.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"regexp"
+)
+
+// Product is one item for sale. Prices are in minor units (cents).
+type Product struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	PriceCents  int64  `json:"price_cents"`
+	Currency    string `json:"currency"`
+}
+
+// ListQuery selects a page of products. Zero fields mean: any category, no
+// text filter, DefaultLimit, first page.
+type ListQuery struct {
+	Category string
+	Q        string // case-insensitive substring of the name
+	Limit    int
+	Cursor   string // opaque, from a previous Page.NextCursor
+}
+
+// Page is one page of a listing. NextCursor is empty on the last page.
+type Page struct {
+	Items      []Product `json:"items"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// Listing limits.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// Service is the catalog's contract.
+type Service interface {
+	// Product returns one product, or ErrNotFound.
+	Product(ctx context.Context, id string) (Product, error)
+	// Products returns the products among ids that exist, in the order of
+	// ids; unknown ids are left out.
+	Products(ctx context.Context, ids []string) ([]Product, error)
+	// List returns a page of products ordered by id.
+	List(ctx context.Context, q ListQuery) (Page, error)
+}
+
+// Errors of the catalog.
+var (
+	ErrNotFound = errors.New("product not found")
+	ErrInvalid  = errors.New("invalid catalog request")
+)
+
+var idPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
+
+// ValidID reports whether id is well-formed ("p" and 3 to 8 digits).
+func ValidID(id string) bool { return idPattern.MatchString(id) }

@@ -1,0 +1,95 @@
+package inventoryhttp_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/atrium-bff/atrium/internal/conformance"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/inventory/inventoryhttp"
+)
+
+var sides = conformance.Sides[inventory.Service]{
+	New:     func(*testing.T) inventory.Service { return inventory.New() },
+	Handler: inventoryhttp.NewHandler,
+	Client:  func(u string) inventory.Service { return inventoryhttp.NewClient(u) },
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, sides, func(t *testing.T, svc inventory.Service) {
+		ctx := context.Background()
+		inStock := func(t *testing.T) inventory.Stock {
+			t.Helper()
+			all, err := svc.Stocks(ctx, []string{"p001", "p002", "p003", "p004", "p005", "p006", "p007", "p008"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range all {
+				if s.Available >= 5 {
+					return s
+				}
+			}
+			t.Fatal("no product with 5 in stock among p001..p008")
+			return inventory.Stock{}
+		}
+
+		t.Run("stock and batch", func(t *testing.T) {
+			st, err := svc.Stock(ctx, "p001")
+			if err != nil || st.ProductID != "p001" || st.Available < 0 {
+				t.Fatalf("Stock(p001) = %+v, %v", st, err)
+			}
+			all, err := svc.Stocks(ctx, []string{"p002", "p999", "p001"})
+			if err != nil || len(all) != 2 || all[0].ProductID != "p002" || all[1] != st {
+				t.Errorf("Stocks = %+v, %v", all, err)
+			}
+			if _, err := svc.Stock(ctx, "p999"); !errors.Is(err, inventory.ErrNotFound) {
+				t.Errorf("Stock(p999) err = %v, want ErrNotFound", err)
+			}
+			if _, err := svc.Stock(ctx, "nope"); !errors.Is(err, inventory.ErrInvalid) {
+				t.Errorf("Stock(nope) err = %v, want ErrInvalid", err)
+			}
+		})
+		t.Run("reserve and release", func(t *testing.T) {
+			before := inStock(t)
+			r, err := svc.Reserve(ctx, []inventory.Line{{ProductID: before.ProductID, Quantity: 2}})
+			if err != nil || r.Status != inventory.StatusHeld || r.ID == "" {
+				t.Fatalf("Reserve = %+v, %v", r, err)
+			}
+			held, _ := svc.Stock(ctx, before.ProductID)
+			if held.Available != before.Available-2 || held.Reserved != before.Reserved+2 {
+				t.Errorf("after reserving 2: %+v, before %+v", held, before)
+			}
+			for range 2 { // the second release is a no-op
+				r, err = svc.Release(ctx, r.ID)
+				if err != nil || r.Status != inventory.StatusReleased {
+					t.Fatalf("Release = %+v, %v", r, err)
+				}
+			}
+			if after, _ := svc.Stock(ctx, before.ProductID); after != before {
+				t.Errorf("after release: %+v, want %+v", after, before)
+			}
+		})
+		t.Run("reserve is all or nothing", func(t *testing.T) {
+			ok := inStock(t)
+			_, err := svc.Reserve(ctx, []inventory.Line{{ProductID: ok.ProductID, Quantity: 1}, {ProductID: ok.ProductID, Quantity: ok.Available}})
+			if !errors.Is(err, inventory.ErrInsufficientStock) {
+				t.Fatalf("over-reserve err = %v, want ErrInsufficientStock", err)
+			}
+			if after, _ := svc.Stock(ctx, ok.ProductID); after != ok {
+				t.Errorf("a failed reservation changed stock: %+v, was %+v", after, ok)
+			}
+			if _, err := svc.Reserve(ctx, []inventory.Line{{ProductID: "p999", Quantity: 1}}); !errors.Is(err, inventory.ErrNotFound) {
+				t.Errorf("reserve unknown product err = %v", err)
+			}
+			for _, lines := range [][]inventory.Line{nil, {{ProductID: ok.ProductID, Quantity: 0}}, {{ProductID: "x", Quantity: 1}}} {
+				if _, err := svc.Reserve(ctx, lines); !errors.Is(err, inventory.ErrInvalid) {
+					t.Errorf("Reserve(%v) err = %v, want ErrInvalid", lines, err)
+				}
+			}
+			if _, err := svc.Release(ctx, "res-424242"); !errors.Is(err, inventory.ErrNotFound) {
+				t.Errorf("release unknown err = %v", err)
+			}
+		})
+	})
+}

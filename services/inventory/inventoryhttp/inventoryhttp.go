@@ -1,0 +1,64 @@
+// Package inventoryhttp carries the inventory Service over HTTP: NewHandler
+// serves a Service, NewClient is a Service that calls one.
+package inventoryhttp
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/inventory"
+)
+
+var errs = rest.Errors{
+	{Err: inventory.ErrNotFound, Status: http.StatusNotFound, Code: "not_in_inventory"},
+	{Err: inventory.ErrInsufficientStock, Status: http.StatusConflict, Code: "insufficient_stock"},
+	{Err: inventory.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+}
+
+type reserveRequest struct {
+	Lines []inventory.Line `json:"lines"`
+}
+
+// NewHandler serves svc:
+//
+//	GET    /stock?ids=p001,p002
+//	GET    /stock/{product_id}
+//	POST   /reservations            {"lines":[{"product_id":"p001","quantity":2}]}
+//	DELETE /reservations/{id}       release
+func NewHandler(svc inventory.Service) http.Handler {
+	return rest.NewHandler(errs, func(e *echo.Echo) {
+		e.GET("/stock", rest.ByIDs(inventory.ValidProductID, svc.Stocks))
+		e.GET("/stock/:id", rest.ByParam("id", inventory.ValidProductID, svc.Stock))
+		e.POST("/reservations", rest.WithBody(http.StatusCreated, func(c echo.Context, req reserveRequest) (inventory.Reservation, error) {
+			return svc.Reserve(c.Request().Context(), req.Lines)
+		}))
+		e.DELETE("/reservations/:id", rest.ByParam("id", inventory.ValidReservationID, svc.Release))
+	})
+}
+
+type client struct{ c *rest.Client }
+
+// NewClient returns an inventory.Service that calls the server at baseURL.
+func NewClient(baseURL string, opts ...rest.Option) inventory.Service {
+	return client{rest.NewClient(baseURL, errs, opts...)}
+}
+
+func (c client) Stock(ctx context.Context, id string) (inventory.Stock, error) {
+	return rest.Get[inventory.Stock](ctx, c.c, "/stock/"+url.PathEscape(id), nil)
+}
+
+func (c client) Stocks(ctx context.Context, ids []string) ([]inventory.Stock, error) {
+	return rest.GetBatch[inventory.Stock](ctx, c.c, "/stock", "ids", ids)
+}
+
+func (c client) Reserve(ctx context.Context, lines []inventory.Line) (inventory.Reservation, error) {
+	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodPost, "/reservations", reserveRequest{Lines: lines})
+}
+
+func (c client) Release(ctx context.Context, id string) (inventory.Reservation, error) {
+	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodDelete, "/reservations/"+url.PathEscape(id), nil)
+}

@@ -1,0 +1,80 @@
+// Package orders records placed orders. Store is the in-process
+// implementation, persisted in an embedded SQLite database so that a restart
+// loses no order; package ordershttp carries the Service over HTTP.
+package orders
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"time"
+)
+
+// Line is one product of an order at the price it was sold for.
+type Line struct {
+	ProductID  string `json:"product_id"`
+	Quantity   int    `json:"quantity"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// NewOrder is what Create records. Key, when not empty, makes Create
+// idempotent: a second Create with the same Key returns the first order.
+type NewOrder struct {
+	UserID        string `json:"user_id"`
+	Lines         []Line `json:"lines"`
+	Currency      string `json:"currency"`
+	PaymentID     string `json:"payment_id"`
+	ReservationID string `json:"reservation_id"`
+	Key           string `json:"idempotency_key,omitempty"`
+}
+
+// StatusPlaced is the status of a recorded order.
+const StatusPlaced = "placed"
+
+// Order is a recorded order.
+type Order struct {
+	ID            string    `json:"id"`
+	UserID        string    `json:"user_id"`
+	Lines         []Line    `json:"lines"`
+	TotalCents    int64     `json:"total_cents"`
+	Currency      string    `json:"currency"`
+	PaymentID     string    `json:"payment_id"`
+	ReservationID string    `json:"reservation_id"`
+	Key           string    `json:"idempotency_key,omitempty"`
+	Status        string    `json:"status"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Limits of ByUser.
+const (
+	DefaultLimit = 5
+	MaxLimit     = 50
+)
+
+// Service is the orders' contract.
+type Service interface {
+	// Create records an order; see NewOrder.Key for idempotency.
+	Create(ctx context.Context, o NewOrder) (Order, error)
+	// Order returns one order, or ErrNotFound.
+	Order(ctx context.Context, id string) (Order, error)
+	// ByUser returns up to limit of a user's orders, newest first.
+	ByUser(ctx context.Context, userID string, limit int) ([]Order, error)
+}
+
+// Errors of the orders service.
+var (
+	ErrNotFound = errors.New("order not found")
+	ErrInvalid  = errors.New("invalid orders request")
+)
+
+var (
+	idPattern      = regexp.MustCompile(`^o-[0-9]{6,12}$`)
+	userPattern    = regexp.MustCompile(`^u[0-9]{2,8}$`)
+	productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
+)
+
+// ValidID reports whether id is a well-formed order id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// ValidUserID reports whether id is a well-formed user id.
+func ValidUserID(id string) bool { return userPattern.MatchString(id) }

@@ -1,0 +1,115 @@
+package ordershttp_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/atrium-bff/atrium/internal/conformance"
+	"github.com/atrium-bff/atrium/services/orders"
+	"github.com/atrium-bff/atrium/services/orders/ordershttp"
+)
+
+func open(t *testing.T, path string) *orders.Store {
+	t.Helper()
+	s, err := orders.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var sides = conformance.Sides[orders.Service]{
+	New:     func(t *testing.T) orders.Service { return open(t, filepath.Join(t.TempDir(), "orders.db")) },
+	Handler: ordershttp.NewHandler,
+	Client:  func(u string) orders.Service { return ordershttp.NewClient(u) },
+}
+
+func newOrder(user, key string) orders.NewOrder {
+	return orders.NewOrder{
+		UserID: user, Currency: "EUR", PaymentID: "ch-1", ReservationID: "res-1", Key: key,
+		Lines: []orders.Line{{ProductID: "p001", Quantity: 2, PriceCents: 1000}, {ProductID: "p002", Quantity: 1, PriceCents: 499}},
+	}
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, sides, func(t *testing.T, svc orders.Service) {
+		ctx := context.Background()
+		o, err := svc.Create(ctx, newOrder("u01", ""))
+		if err != nil || o.ID == "" || o.TotalCents != 2499 || o.Status != orders.StatusPlaced || o.CreatedAt.IsZero() {
+			t.Fatalf("Create = %+v, %v", o, err)
+		}
+		got, err := svc.Order(ctx, o.ID)
+		if err != nil || !reflect.DeepEqual(got, o) {
+			t.Errorf("Order(%s) = %+v, %v; want %+v", o.ID, got, err, o)
+		}
+		second, _ := svc.Create(ctx, newOrder("u01", "key-1"))
+		replay, err := svc.Create(ctx, newOrder("u01", "key-1"))
+		if err != nil || replay.ID != second.ID {
+			t.Errorf("a replayed key made order %s, first was %s (%v)", replay.ID, second.ID, err)
+		}
+		list, err := svc.ByUser(ctx, "u01", 5)
+		if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != o.ID {
+			t.Errorf("ByUser = %+v, %v; want newest first", list, err)
+		}
+		if list, err := svc.ByUser(ctx, "u02", 5); err != nil || len(list) != 0 {
+			t.Errorf("ByUser(u02) = %v, %v", list, err)
+		}
+		if _, err := svc.Order(ctx, "o-999999"); !errors.Is(err, orders.ErrNotFound) {
+			t.Errorf("Order(o-999999) err = %v", err)
+		}
+		bad := newOrder("u01", "")
+		bad.Lines = nil
+		if _, err := svc.Create(ctx, bad); !errors.Is(err, orders.ErrInvalid) {
+			t.Errorf("Create without lines: err = %v", err)
+		}
+		if _, err := svc.ByUser(ctx, "u01", 0); !errors.Is(err, orders.ErrInvalid) {
+			t.Errorf("ByUser limit 0: err = %v", err)
+		}
+	})
+}
+
+func TestRestartLosesNoOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orders.db")
+	s := open(t, path)
+	o, err := s.Create(context.Background(), newOrder("u03", "k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, err := open(t, path).Order(context.Background(), o.ID)
+	if err != nil || !reflect.DeepEqual(got, o) {
+		t.Fatalf("after reopening: %+v, %v; want %+v", got, err, o)
+	}
+}
+
+func TestConcurrentDuplicateKeysMakeOneOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "orders.db")
+	a, b := open(t, path), open(t, path) // two processes' worth of handles on one file
+	ids := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			o, err := s.Create(context.Background(), newOrder("u04", "dup"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = o.ID
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one key made orders %v", ids)
+		}
+	}
+}

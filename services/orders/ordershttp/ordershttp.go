@@ -1,0 +1,54 @@
+// Package ordershttp carries the orders Service over HTTP: NewHandler serves
+// a Service, NewClient is a Service that calls one.
+package ordershttp
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/orders"
+)
+
+var errs = rest.Errors{
+	{Err: orders.ErrNotFound, Status: http.StatusNotFound, Code: "order_not_found"},
+	{Err: orders.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+}
+
+// NewHandler serves svc:
+//
+//	POST /orders                      a NewOrder; 201 with the Order
+//	GET  /orders/{id}
+//	GET  /users/{user}/orders?limit=5
+func NewHandler(svc orders.Service) http.Handler {
+	return rest.NewHandler(errs, func(e *echo.Echo) {
+		e.POST("/orders", rest.WithBody(http.StatusCreated, func(c echo.Context, o orders.NewOrder) (orders.Order, error) {
+			return svc.Create(c.Request().Context(), o)
+		}))
+		e.GET("/orders/:id", rest.ByParam("id", orders.ValidID, svc.Order))
+		e.GET("/users/:user/orders", rest.ByParamLimit("user", orders.ValidUserID, orders.DefaultLimit, orders.MaxLimit, svc.ByUser))
+	})
+}
+
+type client struct{ c *rest.Client }
+
+// NewClient returns an orders.Service that calls the server at baseURL.
+func NewClient(baseURL string, opts ...rest.Option) orders.Service {
+	return client{rest.NewClient(baseURL, errs, opts...)}
+}
+
+func (c client) Create(ctx context.Context, o orders.NewOrder) (orders.Order, error) {
+	return rest.Send[orders.Order](ctx, c.c, http.MethodPost, "/orders", o)
+}
+
+func (c client) Order(ctx context.Context, id string) (orders.Order, error) {
+	return rest.Get[orders.Order](ctx, c.c, "/orders/"+url.PathEscape(id), nil)
+}
+
+func (c client) ByUser(ctx context.Context, user string, limit int) ([]orders.Order, error) {
+	return rest.Get[[]orders.Order](ctx, c.c, "/users/"+url.PathEscape(user)+"/orders", url.Values{"limit": {strconv.Itoa(limit)}})
+}

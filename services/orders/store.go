@@ -1,0 +1,185 @@
+package orders
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS orders (
+	seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id        TEXT NOT NULL,
+	lines          TEXT NOT NULL,
+	total_cents    INTEGER NOT NULL,
+	currency       TEXT NOT NULL,
+	payment_id     TEXT NOT NULL,
+	reservation_id TEXT NOT NULL,
+	idem_key       TEXT UNIQUE,
+	status         TEXT NOT NULL,
+	created_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, seq);
+`
+
+// Store is the in-process orders service over a SQLite file. Several
+// processes may open the same file (WAL mode, busy timeout), which is how
+// replicas share their orders. It is safe for concurrent use.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating when absent) the database at path, making its
+// directory if needed.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("orders: open %s: %w", path, err)
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("orders: open %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("orders: migrate %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func orderID(seq int64) string { return fmt.Sprintf("o-%06d", seq) }
+
+func validate(o NewOrder) error {
+	if !ValidUserID(o.UserID) {
+		return fmt.Errorf("malformed user id %q: %w", o.UserID, ErrInvalid)
+	}
+	if len(o.Lines) == 0 {
+		return fmt.Errorf("order has no lines: %w", ErrInvalid)
+	}
+	for _, l := range o.Lines {
+		if !productPattern.MatchString(l.ProductID) || l.Quantity < 1 || l.PriceCents < 0 {
+			return fmt.Errorf("bad line %+v: %w", l, ErrInvalid)
+		}
+	}
+	if len(o.Currency) != 3 || len(o.Key) > 200 {
+		return fmt.Errorf("bad currency or key: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// Create implements Service.
+func (s *Store) Create(ctx context.Context, o NewOrder) (Order, error) {
+	if err := validate(o); err != nil {
+		return Order{}, err
+	}
+	var total int64
+	for _, l := range o.Lines {
+		total += l.PriceCents * int64(l.Quantity)
+	}
+	lines, err := json.Marshal(o.Lines)
+	if err != nil {
+		return Order{}, fmt.Errorf("create order: %w", err)
+	}
+	var key sql.NullString
+	if o.Key != "" {
+		key = sql.NullString{String: o.Key, Valid: true}
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO orders
+		(user_id, lines, total_cents, currency, payment_id, reservation_id, idem_key, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		o.UserID, string(lines), total, o.Currency, o.PaymentID, o.ReservationID, key, StatusPlaced, now)
+	if err != nil {
+		return Order{}, fmt.Errorf("create order: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // the key was used before: replay
+		return s.one(ctx, "idem_key = ?", o.Key)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return Order{}, fmt.Errorf("create order: %w", err)
+	}
+	return s.one(ctx, "seq = ?", seq)
+}
+
+// Order implements Service.
+func (s *Store) Order(ctx context.Context, id string) (Order, error) {
+	if !ValidID(id) {
+		return Order{}, fmt.Errorf("malformed order id %q: %w", id, ErrInvalid)
+	}
+	var seq int64
+	fmt.Sscanf(id, "o-%d", &seq)
+	o, err := s.one(ctx, "seq = ?", seq)
+	if err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// ByUser implements Service.
+func (s *Store) ByUser(ctx context.Context, userID string, limit int) ([]Order, error) {
+	if !ValidUserID(userID) {
+		return nil, fmt.Errorf("malformed user id %q: %w", userID, ErrInvalid)
+	}
+	if limit < 1 || limit > MaxLimit {
+		return nil, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
+	}
+	return s.query(ctx, "user_id = ? ORDER BY seq DESC LIMIT ?", userID, limit)
+}
+
+func (s *Store) one(ctx context.Context, where string, args ...any) (Order, error) {
+	found, err := s.query(ctx, where, args...)
+	if err != nil {
+		return Order{}, err
+	}
+	if len(found) == 0 {
+		return Order{}, ErrNotFound
+	}
+	return found[0], nil
+}
+
+func (s *Store) query(ctx context.Context, where string, args ...any) ([]Order, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, user_id, lines, total_cents, currency, payment_id,
+		reservation_id, COALESCE(idem_key, ''), status, created_at FROM orders WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query orders: %w", err)
+	}
+	defer rows.Close()
+	out := []Order{}
+	for rows.Next() {
+		var (
+			o            Order
+			seq          int64
+			lines, stamp string
+		)
+		if err := rows.Scan(&seq, &o.UserID, &lines, &o.TotalCents, &o.Currency, &o.PaymentID,
+			&o.ReservationID, &o.Key, &o.Status, &stamp); err != nil {
+			return nil, fmt.Errorf("scan order: %w", err)
+		}
+		o.ID = orderID(seq)
+		if err := json.Unmarshal([]byte(lines), &o.Lines); err != nil {
+			return nil, fmt.Errorf("order %s lines: %w", o.ID, err)
+		}
+		if o.CreatedAt, err = time.Parse(time.RFC3339Nano, stamp); err != nil {
+			return nil, fmt.Errorf("order %s time: %w", o.ID, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("query orders: %w", err)
+	}
+	return out, nil
+}
+
+var _ Service = (*Store)(nil)

@@ -1,0 +1,54 @@
+// Package paymentshttp carries the payments Service over HTTP: NewHandler
+// serves a Service, NewClient is a Service that calls one.
+package paymentshttp
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/payments"
+)
+
+var errs = rest.Errors{
+	{Err: payments.ErrNotFound, Status: http.StatusNotFound, Code: "charge_not_found"},
+	{Err: payments.ErrDeclined, Status: http.StatusPaymentRequired, Code: "payment_declined"},
+	{Err: payments.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+}
+
+// NewHandler serves svc:
+//
+//	POST /charges                a ChargeRequest; 201 with the Charge
+//	GET  /charges/{id}
+//	POST /charges/{id}/refund
+func NewHandler(svc payments.Service) http.Handler {
+	return rest.NewHandler(errs, func(e *echo.Echo) {
+		e.POST("/charges", rest.WithBody(http.StatusCreated, func(c echo.Context, req payments.ChargeRequest) (payments.Charge, error) {
+			return svc.Charge(c.Request().Context(), req)
+		}))
+		e.GET("/charges/:id", rest.ByParam("id", payments.ValidID, svc.Get))
+		e.POST("/charges/:id/refund", rest.ByParam("id", payments.ValidID, svc.Refund))
+	})
+}
+
+type client struct{ c *rest.Client }
+
+// NewClient returns a payments.Service that calls the server at baseURL.
+func NewClient(baseURL string, opts ...rest.Option) payments.Service {
+	return client{rest.NewClient(baseURL, errs, opts...)}
+}
+
+func (c client) Charge(ctx context.Context, req payments.ChargeRequest) (payments.Charge, error) {
+	return rest.Send[payments.Charge](ctx, c.c, http.MethodPost, "/charges", req)
+}
+
+func (c client) Refund(ctx context.Context, id string) (payments.Charge, error) {
+	return rest.Send[payments.Charge](ctx, c.c, http.MethodPost, "/charges/"+url.PathEscape(id)+"/refund", nil)
+}
+
+func (c client) Get(ctx context.Context, id string) (payments.Charge, error) {
+	return rest.Get[payments.Charge](ctx, c.c, "/charges/"+url.PathEscape(id), nil)
+}

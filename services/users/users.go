@@ -1,0 +1,36 @@
+// Package users holds customer profiles. Store is the in-process
+// implementation; package usershttp carries the Service over HTTP.
+package users
+
+import (
+	"context"
+	"errors"
+	"regexp"
+)
+
+// User is a customer profile. Country is an ISO 3166-1 alpha-2 code.
+type User struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	Country string `json:"country"`
+}
+
+// Service is the users' contract.
+type Service interface {
+	// User returns one user, or ErrNotFound.
+	User(ctx context.Context, id string) (User, error)
+	// Users returns the users among ids that exist, in order.
+	Users(ctx context.Context, ids []string) ([]User, error)
+}
+
+// Errors of the users service.
+var (
+	ErrNotFound = errors.New("user not found")
+	ErrInvalid  = errors.New("invalid users request")
+)
+
+var idPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)
+
+// ValidID reports whether id is a well-formed user id ("u" and 2 to 8 digits).
+func ValidID(id string) bool { return idPattern.MatchString(id) }

@@ -1,0 +1,45 @@
+// Package usershttp carries the users Service over HTTP: NewHandler serves a
+// Service, NewClient is a Service that calls one.
+package usershttp
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/users"
+)
+
+var errs = rest.Errors{
+	{Err: users.ErrNotFound, Status: http.StatusNotFound, Code: "user_not_found"},
+	{Err: users.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+}
+
+// NewHandler serves svc:
+//
+//	GET /users?ids=u01,u02
+//	GET /users/{id}
+func NewHandler(svc users.Service) http.Handler {
+	return rest.NewHandler(errs, func(e *echo.Echo) {
+		e.GET("/users", rest.ByIDs(users.ValidID, svc.Users))
+		e.GET("/users/:id", rest.ByParam("id", users.ValidID, svc.User))
+	})
+}
+
+type client struct{ c *rest.Client }
+
+// NewClient returns a users.Service that calls the server at baseURL.
+func NewClient(baseURL string, opts ...rest.Option) users.Service {
+	return client{rest.NewClient(baseURL, errs, opts...)}
+}
+
+func (c client) User(ctx context.Context, id string) (users.User, error) {
+	return rest.Get[users.User](ctx, c.c, "/users/"+url.PathEscape(id), nil)
+}
+
+func (c client) Users(ctx context.Context, ids []string) ([]users.User, error) {
+	return rest.GetBatch[users.User](ctx, c.c, "/users", "ids", ids)
+}

@@ -96,3 +96,8 @@ func do[T any](ctx context.Context, c *Client, method, path string, query url.Va
 	}
 	return out, nil
 }
+
+// WithHeader sends a header with every request.
+func WithHeader(key, value string) Option {
+	return func(c *resty.Client) { c.SetHeader(key, value) }
+}

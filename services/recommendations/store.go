@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"slices"
 )
 
 //go:embed seed.json
@@ -37,7 +36,7 @@ func (s *Store) ForProduct(_ context.Context, productID string, limit int) ([]Re
 		return nil, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
 	}
 	rs := s.related[productID]
-	return slices.Clone(rs[:min(limit, len(rs))]), nil
+	return append([]Recommendation{}, rs[:min(limit, len(rs))]...), nil
 }
 
 var _ Service = (*Store)(nil)

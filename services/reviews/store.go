@@ -55,7 +55,7 @@ func (s *Store) Top(_ context.Context, productID string, limit int) ([]Review, e
 		return nil, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
 	}
 	rs := s.byProduct[productID]
-	return slices.Clone(rs[:min(limit, len(rs))]), nil
+	return append([]Review{}, rs[:min(limit, len(rs))]...), nil
 }
 
 // Summary implements Service.

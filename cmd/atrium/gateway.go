@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/atrium-bff/atrium/gateway"
+	"github.com/atrium-bff/atrium/gateway/balance"
+	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/orchestration"
+)
+
+type gatewayFlags struct {
+	common
+	ttl time.Duration
+}
+
+func (g *gatewayFlags) flags(name string) *flag.FlagSet {
+	fs := g.common.flags(name, "127.0.0.1:8080")
+	fs.DurationVar(&g.ttl, "registry-ttl", 3*time.Second, "how long a registration lives without renewal (env ATRIUM_REGISTRY_TTL)")
+	return fs
+}
+
+func gatewayCommand() *ffcli.Command {
+	var g gatewayFlags
+	fs := g.flags("gateway")
+	return &ffcli.Command{
+		Name:       "gateway",
+		ShortUsage: "atrium gateway [--addr 127.0.0.1:8080] --admin-token TOKEN",
+		ShortHelp:  "run the gateway alone; services register with its embedded registry",
+		FlagSet:    fs,
+		Options:    envOptions,
+		Exec: func(ctx context.Context, _ []string) error {
+			if g.token == "" {
+				return errors.New("gateway: set --admin-token or ATRIUM_ADMIN_TOKEN: services need it to register")
+			}
+			ln, err := net.Listen("tcp", g.addr)
+			if err != nil {
+				return err
+			}
+			return runGateway(ctx, ln, g, server.NewLogger(os.Stderr, g.logLevel, "gateway"))
+		},
+	}
+}
+
+// runGateway serves the microservices gateway on ln until ctx is done.
+func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *slog.Logger) error {
+	reg := registry.New(g.ttl)
+	go reg.Run(ctx)
+	rt := &balance.Transport{Resolver: reg, Base: newUpstreamTransport()}
+	upstreams := map[string]http.Handler{}
+	for _, name := range serviceNames {
+		upstreams[name] = gateway.NewProxy(name, rt, logger)
+	}
+	e := gateway.New(gateway.Config{
+		Logger: logger, AdminToken: g.token, Registry: reg,
+		Composer:  orchestration.New(remoteServices(rt), orchestration.Config{}),
+		Upstreams: upstreams,
+		Ready:     allRegistered(reg),
+	})
+	logger.Info("gateway listening", "addr", ln.Addr().String())
+	return server.Serve(ctx, ln, e)
+}
+
+// allRegistered is ready when every service has a live instance.
+func allRegistered(reg *registry.Registry) func(context.Context) error {
+	return func(context.Context) error {
+		var missing []string
+		for _, name := range serviceNames {
+			if len(reg.Instances(name)) == 0 {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("no live instance of %s", strings.Join(missing, ", "))
+		}
+		return nil
+	}
+}
+
+// newUpstreamTransport is the connection pool to service instances: keep-alive
+// with enough idle connections per instance for a busy gateway, and bounded
+// connect and header waits so that a hung instance cannot hang a request.
+func newUpstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 60 * time.Second
+	t.ResponseHeaderTimeout = 10 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services/cart"
+	"github.com/atrium-bff/atrium/services/cart/carthttp"
+	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/catalog/cataloghttp"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/inventory/inventoryhttp"
+	"github.com/atrium-bff/atrium/services/orders"
+	"github.com/atrium-bff/atrium/services/orders/ordershttp"
+	"github.com/atrium-bff/atrium/services/payments"
+	"github.com/atrium-bff/atrium/services/payments/paymentshttp"
+	"github.com/atrium-bff/atrium/services/recommendations"
+	"github.com/atrium-bff/atrium/services/recommendations/recommendationshttp"
+	"github.com/atrium-bff/atrium/services/reviews"
+	"github.com/atrium-bff/atrium/services/reviews/reviewshttp"
+	"github.com/atrium-bff/atrium/services/users"
+	"github.com/atrium-bff/atrium/services/users/usershttp"
+)
+
+// serviceNames lists every domain service, in start order.
+var serviceNames = []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"}
+
+// openLocal builds the in-process implementation of service name, stores it
+// in svc, and returns its HTTP handler and, for a service with files, what
+// closes them.
+func openLocal(name, dataDir string, svc *orchestration.Services) (http.Handler, io.Closer, error) {
+	switch name {
+	case "catalog":
+		s := catalog.New()
+		svc.Catalog = s
+		return cataloghttp.NewHandler(s), nil, nil
+	case "inventory":
+		s := inventory.New()
+		svc.Inventory = s
+		return inventoryhttp.NewHandler(s), nil, nil
+	case "reviews":
+		s := reviews.New()
+		svc.Reviews = s
+		return reviewshttp.NewHandler(s), nil, nil
+	case "users":
+		s := users.New()
+		svc.Users = s
+		return usershttp.NewHandler(s), nil, nil
+	case "cart":
+		s := cart.New()
+		svc.Cart = s
+		return carthttp.NewHandler(s), nil, nil
+	case "orders":
+		s, err := orders.Open(filepath.Join(dataDir, "orders.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		svc.Orders = s
+		return ordershttp.NewHandler(s), s, nil
+	case "payments":
+		s := payments.New()
+		svc.Payments = s
+		return paymentshttp.NewHandler(s), nil, nil
+	case "recommendations":
+		s := recommendations.New()
+		svc.Recommendations = s
+		return recommendationshttp.NewHandler(s), nil, nil
+	}
+	return nil, nil, fmt.Errorf("no service named %q", name)
+}
+
+// remoteServices returns HTTP clients of every service, addressed by service
+// name through rt (a balancing transport).
+func remoteServices(rt http.RoundTripper) orchestration.Services {
+	opt := rest.WithTransport(rt)
+	return orchestration.Services{
+		Catalog:         cataloghttp.NewClient("http://catalog", opt),
+		Inventory:       inventoryhttp.NewClient("http://inventory", opt),
+		Reviews:         reviewshttp.NewClient("http://reviews", opt),
+		Users:           usershttp.NewClient("http://users", opt),
+		Cart:            carthttp.NewClient("http://cart", opt),
+		Orders:          ordershttp.NewClient("http://orders", opt),
+		Payments:        paymentshttp.NewClient("http://payments", opt),
+		Recommendations: recommendationshttp.NewClient("http://recommendations", opt),
+	}
+}

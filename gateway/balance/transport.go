@@ -1,0 +1,107 @@
+package balance
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/hop"
+)
+
+// ErrNoInstance reports a service with no live instance.
+var ErrNoInstance = errors.New("no live instance")
+
+// Resolver lists the live instances of a service. *registry.Registry is one.
+type Resolver interface {
+	Instances(service string) []registry.Instance
+}
+
+// Transport is an http.RoundTripper that reads the request's host as a
+// service name and sends the request to one of its instances, chosen by that
+// service's Selector. It notes the chosen instance in the context's
+// hop.Record.
+//
+// When the connection to the chosen instance cannot be made, a request that
+// is safe to repeat (GET, HEAD, OPTIONS, no body) is tried once more on
+// another instance: a crashed instance that the registry has not expired yet
+// costs no error.
+type Transport struct {
+	// Resolver finds the instances. Required.
+	Resolver Resolver
+	// Base sends the rewritten request. If nil, http.DefaultTransport is used.
+	Base http.RoundTripper
+	// NewSelector makes the policy of a service the first time it is seen.
+	// If nil, every service gets a RoundRobin.
+	NewSelector func(service string) Selector
+
+	selectors sync.Map // service name → Selector
+}
+
+func (t *Transport) selector(service string) Selector {
+	if s, ok := t.selectors.Load(service); ok {
+		return s.(Selector)
+	}
+	var s Selector = new(RoundRobin)
+	if t.NewSelector != nil {
+		s = t.NewSelector(service)
+	}
+	actual, _ := t.selectors.LoadOrStore(service, s)
+	return actual.(Selector)
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	service := req.URL.Hostname()
+	pool := t.Resolver.Instances(service)
+	if len(pool) == 0 {
+		closeBody(req)
+		return nil, fmt.Errorf("%s: %w", service, ErrNoInstance)
+	}
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	sel := t.selector(service)
+	inst := sel.Select(pool, req)
+	resp, err := base.RoundTrip(to(req, inst))
+	if err != nil && len(pool) > 1 && repeatable(req) && refused(err) {
+		if next := sel.Select(pool, req); next.ID != inst.ID {
+			inst = next
+			resp, err = base.RoundTrip(to(req, inst))
+		}
+	}
+	return resp, err
+}
+
+// to returns a copy of req addressed to inst.
+func to(req *http.Request, inst registry.Instance) *http.Request {
+	hop.Observe(req.Context(), inst.ID)
+	out := req.Clone(req.Context())
+	out.URL.Host = inst.HostPort()
+	out.Host = ""
+	return out
+}
+
+func repeatable(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return req.Body == nil || req.Body == http.NoBody
+	}
+	return false
+}
+
+// refused reports whether err happened while connecting, before the request
+// could reach the server.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

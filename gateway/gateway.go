@@ -1,0 +1,101 @@
+// Package gateway is atrium's edge: one echo server with the middleware
+// chain, the composite endpoints, the API proxy (/services/{name}/...), the
+// admin API guarded by a bearer token, and health endpoints. The same
+// gateway serves a monolith (services in-process) and microservices
+// (services behind the registry); only the Config differs.
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/orchestration"
+)
+
+// Config configures New.
+type Config struct {
+	// Logger receives the access log. If nil, slog.Default() is used.
+	Logger *slog.Logger
+	// AdminToken guards /admin/. Empty disables the admin API.
+	AdminToken string
+	// BodyLimit caps request bodies ["1M"].
+	BodyLimit string
+	// Composer serves /api/v1. Required.
+	Composer *orchestration.Composer
+	// Upstreams serve /services/{name}/..., keyed by service name, each
+	// seeing the path after the name. A name not here is a 404.
+	Upstreams map[string]http.Handler
+	// Registry, when not nil, is served under /admin/registry.
+	Registry *registry.Registry
+	// Ready reports readiness for /readyz. If nil, always ready.
+	Ready func(context.Context) error
+}
+
+// New returns the gateway's handler.
+func New(cfg Config) *echo.Echo {
+	e := server.New(server.Config{
+		Logger:    cfg.Logger,
+		BodyLimit: cfg.BodyLimit,
+		MapError:  mapError,
+	})
+	server.Health(e, cfg.Ready)
+	cfg.Composer.Routes(e.Group("/api/v1"))
+	e.Any("/services/:name", proxyRoute(cfg.Upstreams))
+	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams))
+	if cfg.AdminToken != "" {
+		admin := e.Group("/admin", RequireToken(cfg.AdminToken))
+		if cfg.Registry != nil {
+			registry.Routes(admin.Group("/registry"), cfg.Registry)
+		}
+	}
+	return e
+}
+
+func mapError(err error) *problem.Problem {
+	if p := orchestration.Problem(err); p != nil {
+		return p
+	}
+	return registry.Problem(err)
+}
+
+// proxyRoute serves /services/{name}/rest by handing the request, with its
+// path cut to /rest, to the upstream of name.
+func proxyRoute(upstreams map[string]http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name := c.Param("name")
+		h, ok := upstreams[name]
+		if !ok {
+			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, strings.Join(sortedKeys(upstreams), ", "))
+		}
+		// The upstream logs and answers with the same request id.
+		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		http.StripPrefix("/services/"+name, h).ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
+// RequireToken admits requests that carry "Authorization: Bearer <token>".
+func RequireToken(token string) echo.MiddlewareFunc {
+	want := []byte("Bearer " + token)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			got := c.Request().Header.Get(echo.HeaderAuthorization)
+			if got == "" {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
+				return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+				return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
+			}
+			return next(c)
+		}
+	}
+}

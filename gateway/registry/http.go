@@ -1,0 +1,84 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+)
+
+var errs = rest.Errors{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "instance_not_registered"},
+	{Err: ErrInvalid, Status: http.StatusBadRequest, Code: "invalid_instance"},
+}
+
+// Problem maps the registry's errors to problems, for the gateway's error handler.
+var Problem = errs.Problem
+
+// Routes adds the registry API to g, which the caller guards with the admin
+// token:
+//
+//	GET    {g}/instances[?service=name]
+//	PUT    {g}/instances/{id}    register or renew; the body is the Instance
+//	DELETE {g}/instances/{id}    deregister
+func Routes(g *echo.Group, r *Registry) {
+	g.GET("/instances", func(c echo.Context) error {
+		if s := c.QueryParam("service"); s != "" {
+			return c.JSON(http.StatusOK, nonNil(r.Instances(s)))
+		}
+		return c.JSON(http.StatusOK, r.All())
+	})
+	g.PUT("/instances/:id", rest.WithBody(http.StatusOK, func(c echo.Context, inst Instance) (Instance, error) {
+		if inst.ID != c.Param("id") {
+			return Instance{}, fmt.Errorf("body id %q differs from path id %q: %w", inst.ID, c.Param("id"), ErrInvalid)
+		}
+		return inst, r.Register(inst)
+	}))
+	g.DELETE("/instances/:id", func(c echo.Context) error {
+		if err := r.Deregister(c.Param("id")); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+}
+
+func nonNil(s []Instance) []Instance {
+	if s == nil {
+		return []Instance{}
+	}
+	return s
+}
+
+// Client registers instances with a remote registry's API.
+type Client struct{ c *rest.Client }
+
+// NewClient returns a client of the registry API under baseURL (such as
+// "http://127.0.0.1:8080/admin/registry"), authenticating with token.
+func NewClient(baseURL, token string) *Client {
+	return &Client{rest.NewClient(baseURL, errs, rest.WithHeader("Authorization", "Bearer "+token))}
+}
+
+// Register registers or renews inst.
+func (c *Client) Register(ctx context.Context, inst Instance) error {
+	_, err := rest.Send[Instance](ctx, c.c, http.MethodPut, "/instances/"+url.PathEscape(inst.ID), inst)
+	return err
+}
+
+// Deregister removes the instance id.
+func (c *Client) Deregister(ctx context.Context, id string) error {
+	_, err := rest.Send[struct{}](ctx, c.c, http.MethodDelete, "/instances/"+url.PathEscape(id), nil)
+	return err
+}
+
+// Instances lists the instances of service ("" for all).
+func (c *Client) Instances(ctx context.Context, service string) ([]Instance, error) {
+	q := url.Values{}
+	if service != "" {
+		q.Set("service", service)
+	}
+	return rest.Get[[]Instance](ctx, c.c, "/instances", q)
+}

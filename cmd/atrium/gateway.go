@@ -18,6 +18,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -60,12 +61,12 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	go reg.Run(ctx)
 	rt := &balance.Transport{Resolver: reg, Base: newUpstreamTransport()}
 	upstreams := map[string]http.Handler{}
-	for _, name := range serviceNames {
+	for _, name := range stack.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg,
-		Composer:  orchestration.New(remoteServices(rt), orchestration.Config{}),
+		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
 		Upstreams: upstreams,
 		Ready:     allRegistered(reg),
 	})
@@ -77,7 +78,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 func allRegistered(reg *registry.Registry) func(context.Context) error {
 	return func(context.Context) error {
 		var missing []string
-		for _, name := range serviceNames {
+		for _, name := range stack.Names {
 			if len(reg.Instances(name)) == 0 {
 				missing = append(missing, name)
 			}

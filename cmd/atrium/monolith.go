@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"os"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -25,24 +24,11 @@ func monolithCommand() *ffcli.Command {
 		Options:    envOptions,
 		Exec: func(ctx context.Context, _ []string) error {
 			logger := server.NewLogger(os.Stderr, c.logLevel, "monolith")
-			var svc orchestration.Services
-			upstreams := map[string]http.Handler{}
-			var closers []io.Closer
-			defer func() {
-				for _, cl := range closers {
-					cl.Close()
-				}
-			}()
-			for _, name := range serviceNames {
-				h, closer, err := openLocal(name, c.dataDir, &svc)
-				if err != nil {
-					return err
-				}
-				if closer != nil {
-					closers = append(closers, closer)
-				}
-				upstreams[name] = h
+			local, err := stack.OpenAll(c.dataDir)
+			if err != nil {
+				return err
 			}
+			defer local.Close()
 			ln, err := net.Listen("tcp", c.addr)
 			if err != nil {
 				return err
@@ -50,8 +36,8 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token,
-				Composer:  orchestration.New(svc, orchestration.Config{}),
-				Upstreams: upstreams,
+				Composer:  orchestration.New(local.Services, orchestration.Config{}),
+				Upstreams: local.Handlers,
 			})
 			return server.Serve(ctx, ln, e)
 		},

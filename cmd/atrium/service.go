@@ -14,6 +14,7 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -31,16 +32,16 @@ func serviceCommand() *ffcli.Command {
 	return &ffcli.Command{
 		Name:       "service",
 		ShortUsage: "atrium service [--addr 127.0.0.1:0] [--registry URL] <name>",
-		ShortHelp:  "run one domain service: " + fmt.Sprint(serviceNames),
+		ShortHelp:  "run one domain service: " + fmt.Sprint(stack.Names),
 		FlagSet:    fs,
 		Options:    envOptions,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("service: name one service of %v, after the flags", serviceNames)
+				return fmt.Errorf("service: name one service of %v, after the flags", stack.Names)
 			}
 			name := args[0]
 			var svc orchestration.Services
-			h, closer, err := openLocal(name, c.dataDir, &svc)
+			h, closer, err := stack.Open(name, c.dataDir, &svc)
 			if err != nil {
 				return err
 			}

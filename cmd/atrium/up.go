@@ -15,6 +15,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/supervisor"
 )
 
@@ -47,7 +48,7 @@ func upCommand() *ffcli.Command {
 			}
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
 			var procs []supervisor.Process
-			for _, name := range serviceNames {
+			for _, name := range stack.Names {
 				for i := range counts[name] {
 					procs = append(procs, supervisor.Process{
 						Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
@@ -85,7 +86,7 @@ func upCommand() *ffcli.Command {
 // the services it does not name.
 func parseReplicas(s string) (map[string]int, error) {
 	counts := map[string]int{}
-	for _, name := range serviceNames {
+	for _, name := range stack.Names {
 		counts[name] = 1
 	}
 	if s == "" {
@@ -97,8 +98,8 @@ func parseReplicas(s string) (map[string]int, error) {
 		switch {
 		case !ok || err != nil:
 			return nil, fmt.Errorf("--replicas: %q is not name=N", part)
-		case !slices.Contains(serviceNames, name):
-			return nil, fmt.Errorf("--replicas: no service named %q; known: %v", name, serviceNames)
+		case !slices.Contains(stack.Names, name):
+			return nil, fmt.Errorf("--replicas: no service named %q; known: %v", name, stack.Names)
 		case count < 1 || count > 32:
 			return nil, fmt.Errorf("--replicas: %s=%d, want 1 to 32", name, count)
 		}

@@ -1,6 +1,10 @@
-package main
+// Package stack assembles atrium's domain services: in-process (a monolith,
+// or one service process) or as HTTP clients (the gateway of a
+// microservices deployment). It is the one table of which services exist.
+package stack
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,13 +30,13 @@ import (
 	"github.com/atrium-bff/atrium/services/users/usershttp"
 )
 
-// serviceNames lists every domain service, in start order.
-var serviceNames = []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"}
+// Names lists every domain service, in start order.
+var Names = []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"}
 
-// openLocal builds the in-process implementation of service name, stores it
+// Open builds the in-process implementation of service name, stores it
 // in svc, and returns its HTTP handler and, for a service with files, what
 // closes them.
-func openLocal(name, dataDir string, svc *orchestration.Services) (http.Handler, io.Closer, error) {
+func Open(name, dataDir string, svc *orchestration.Services) (http.Handler, io.Closer, error) {
 	switch name {
 	case "catalog":
 		s := catalog.New()
@@ -73,9 +77,9 @@ func openLocal(name, dataDir string, svc *orchestration.Services) (http.Handler,
 	return nil, nil, fmt.Errorf("no service named %q", name)
 }
 
-// remoteServices returns HTTP clients of every service, addressed by service
+// Remote returns HTTP clients of every service, addressed by service
 // name through rt (a balancing transport).
-func remoteServices(rt http.RoundTripper) orchestration.Services {
+func Remote(rt http.RoundTripper) orchestration.Services {
 	opt := rest.WithTransport(rt)
 	return orchestration.Services{
 		Catalog:         cataloghttp.NewClient("http://catalog", opt),
@@ -87,4 +91,39 @@ func remoteServices(rt http.RoundTripper) orchestration.Services {
 		Payments:        paymentshttp.NewClient("http://payments", opt),
 		Recommendations: recommendationshttp.NewClient("http://recommendations", opt),
 	}
+}
+
+// Local is every service in-process: what a monolith serves.
+type Local struct {
+	// Services are the in-process implementations.
+	Services orchestration.Services
+	// Handlers serve each service's HTTP API, by name.
+	Handlers map[string]http.Handler
+	closers  []io.Closer
+}
+
+// OpenAll opens every service in-process, keeping files under dataDir.
+func OpenAll(dataDir string) (*Local, error) {
+	l := &Local{Handlers: make(map[string]http.Handler, len(Names))}
+	for _, name := range Names {
+		h, closer, err := Open(name, dataDir, &l.Services)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		if closer != nil {
+			l.closers = append(l.closers, closer)
+		}
+		l.Handlers[name] = h
+	}
+	return l, nil
+}
+
+// Close closes the services' files.
+func (l *Local) Close() error {
+	var errs []error
+	for _, c := range l.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -1,0 +1,392 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the atrium binary that TestMain builds.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "atrium-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "atrium")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a running atrium process.
+type proc struct {
+	cmd  *exec.Cmd
+	base string // http://host:port
+	mu   sync.Mutex
+	logs bytes.Buffer
+}
+
+const adminToken = "e2e-admin-token"
+
+// start runs atrium with args on a free loopback port and waits until it
+// is ready. The process is stopped when the test ends.
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	args = append(args, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "ATRIUM_ADMIN_TOKEN="+adminToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd}
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("logs of atrium %v:\n%s", args, p.output())
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.logs.Write(line)
+			p.logs.WriteByte('\n')
+			p.mu.Unlock()
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal(line, &rec) == nil && strings.HasSuffix(rec.Msg, "listening") && (rec.Msg == "gateway listening" || rec.Msg == "monolith listening") {
+				select {
+				case addr <- rec.Addr:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case <-time.After(30 * time.Second):
+		t.Fatalf("atrium %v did not start", args)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("atrium %v not ready in 30s", args)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logs.String()
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) error {
+	if p.cmd.ProcessState != nil {
+		return nil
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+		t.Error("atrium did not stop within 20s of SIGTERM")
+		return errors.New("killed")
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (p *proc) do(t *testing.T, method, path, body string, header ...string) response {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, p.base+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+// comparable strips what legitimately differs between two runs: _meta
+// (timings, instances) and creation times.
+func comparable(t *testing.T, b []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("not JSON: %s", b)
+	}
+	var strip func(any)
+	strip = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			delete(x, "_meta")
+			delete(x, "created_at")
+			delete(x, "request_id")
+			for _, c := range x {
+				strip(c)
+			}
+		case []any:
+			for _, c := range x {
+				strip(c)
+			}
+		}
+	}
+	strip(v)
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+// publicRequests is every public endpoint, with writes in an order both
+// modes replay identically.
+func publicRequests() [][3]string {
+	reqs := [][3]string{
+		{"GET", "/services/catalog/products", ""},
+		{"GET", "/services/catalog/products?category=books&limit=3", ""},
+		{"GET", "/services/catalog/products?ids=p003,p001,p999", ""},
+		{"GET", "/services/catalog/products/p010", ""},
+		{"GET", "/services/inventory/stock?ids=p001,p002,p003", ""},
+		{"GET", "/services/inventory/stock/p004", ""},
+		{"POST", "/services/inventory/reservations", `{"lines":[{"product_id":"p002","quantity":1}]}`},
+		{"DELETE", "/services/inventory/reservations/res-1", ""},
+		{"GET", "/services/reviews/products/p001/reviews?limit=2", ""},
+		{"GET", "/services/reviews/products/p001/summary", ""},
+		{"GET", "/services/reviews/summaries?ids=p001,p002", ""},
+		{"GET", "/services/users/users/u01", ""},
+		{"GET", "/services/users/users?ids=u01,u05,u20", ""},
+		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":2}`},
+		{"PUT", "/services/cart/carts/u01/items/p005", `{"quantity":1}`},
+		{"DELETE", "/services/cart/carts/u01/items/p005", ""},
+		{"GET", "/services/cart/carts/u01", ""},
+		{"DELETE", "/services/cart/carts/u01", ""},
+		{"POST", "/services/payments/charges", `{"user_id":"u02","amount_cents":1999,"currency":"EUR","idempotency_key":"k1"}`},
+		{"POST", "/services/payments/charges/ch-1/refund", ""},
+		{"GET", "/services/payments/charges/ch-1", ""},
+		{"POST", "/services/orders/orders", `{"user_id":"u02","lines":[{"product_id":"p001","quantity":1,"price_cents":1999}],"currency":"EUR","payment_id":"ch-1","reservation_id":"res-1"}`},
+		{"GET", "/services/orders/orders/o-000001", ""},
+		{"GET", "/services/orders/users/u02/orders", ""},
+		{"GET", "/services/recommendations/products/p001/recommendations?limit=3", ""},
+		{"GET", "/api/v1/products/p999/page", ""},
+		{"GET", "/api/v1/products/bad/page", ""},
+	}
+	for i := 1; i <= 60; i++ {
+		reqs = append(reqs, [3]string{"GET", fmt.Sprintf("/api/v1/products/p%03d/page", i), ""})
+	}
+	return reqs
+}
+
+func TestBothModesServeTheSameData(t *testing.T) {
+	mono := start(t, "monolith")
+	micro := start(t, "up")
+	for _, r := range publicRequests() {
+		a := mono.do(t, r[0], r[1], r[2])
+		b := micro.do(t, r[0], r[1], r[2])
+		if a.status != b.status {
+			t.Errorf("%s %s: monolith %d, microservices %d\n%s\n%s", r[0], r[1], a.status, b.status, a.body, b.body)
+			continue
+		}
+		if a.status >= 500 {
+			t.Errorf("%s %s: %d %s", r[0], r[1], a.status, a.body)
+		}
+		if x, y := comparable(t, a.body), comparable(t, b.body); x != y {
+			t.Errorf("%s %s differs:\nmonolith      %s\nmicroservices %s", r[0], r[1], x, y)
+		}
+	}
+	page := micro.do(t, "GET", "/api/v1/products/p001/page", "")
+	var doc struct {
+		Product struct{ ID string }
+		Meta    struct {
+			Partial bool
+			Sources map[string]struct{ Status, Instance string }
+		} `json:"_meta"`
+	}
+	if err := json.Unmarshal(page.body, &doc); err != nil || doc.Product.ID != "p001" || doc.Meta.Partial {
+		t.Fatalf("product page: %s", page.body)
+	}
+	for name, s := range doc.Meta.Sources {
+		if s.Status != "ok" || !strings.Contains(s.Instance, "-") {
+			t.Errorf("source %s = %+v, want ok from a named instance", name, s)
+		}
+	}
+}
+
+func TestBadInputNeverReachesA500(t *testing.T) {
+	p := start(t, "monolith")
+	big := `{"quantity":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, tt := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/api/v1/products/p999/page", "", 404},
+		{"GET", "/api/v1/products/p0%00/page", "", 400},
+		{"GET", "/api/v1/products/..%2f..%2fetc/page", "", 400},
+		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":`, 400},
+		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":"two"}`, 400},
+		{"PUT", "/services/cart/carts/u01/items/p001", big, 413},
+		{"POST", "/services/orders/orders", `[]`, 400},
+		{"GET", "/services/catalog/products?cursor=%ff", "", 400},
+		{"GET", "/services/nope/x", "", 404},
+	} {
+		r := p.do(t, tt.method, tt.path, tt.body)
+		if r.status != tt.status || r.header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d %s %s, want a %d problem", tt.method, tt.path, r.status, r.header.Get("Content-Type"), r.body, tt.status)
+		}
+	}
+}
+
+type instance struct {
+	ID   string
+	Meta map[string]string
+}
+
+func (p *proc) instances(t *testing.T, service string) []instance {
+	t.Helper()
+	r := p.do(t, "GET", "/admin/registry/instances?service="+service, "", "Authorization", "Bearer "+adminToken)
+	var out []instance
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 {
+		t.Fatalf("registry: %d %s", r.status, r.body)
+	}
+	return out
+}
+
+func TestReplicasSpreadAndSurviveAKill(t *testing.T) {
+	p := start(t, "up", "--replicas", "catalog=3")
+	var insts []instance
+	for deadline := time.Now().Add(20 * time.Second); len(insts) < 3; insts = p.instances(t, "catalog") {
+		if time.Now().After(deadline) {
+			t.Fatalf("catalog has %d instances, want 3", len(insts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	counts := map[string]int{}
+	for range 30 {
+		r := p.do(t, "GET", "/services/catalog/products?limit=2", "")
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		counts[r.header.Get("X-Atrium-Instance")]++
+	}
+	if len(counts) != 3 {
+		t.Fatalf("30 requests reached %v, want all 3 instances", counts)
+	}
+	for id, n := range counts {
+		if n != 10 {
+			t.Errorf("%s served %d of 30 requests, want 10 (round robin)", id, n)
+		}
+	}
+
+	victim := insts[0]
+	var pid int
+	fmt.Sscan(victim.Meta["pid"], &pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+	// Until the registry expires the victim, GETs that reach it are retried
+	// on another instance: no request may fail.
+	gone := false
+	for deadline := time.Now().Add(20 * time.Second); !gone; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still registered 20s after kill -9", victim.ID)
+		}
+		r := p.do(t, "GET", "/services/catalog/products?limit=2", "")
+		if r.status != 200 {
+			t.Fatalf("a request failed after the kill: %d %s", r.status, r.body)
+		}
+		gone = true
+		for _, i := range p.instances(t, "catalog") {
+			gone = gone && i.ID != victim.ID
+		}
+	}
+	for range 20 {
+		r := p.do(t, "GET", "/services/catalog/products?limit=2", "")
+		if r.status != 200 || r.header.Get("X-Atrium-Instance") == victim.ID {
+			t.Fatalf("after expiry: %d from %s", r.status, r.header.Get("X-Atrium-Instance"))
+		}
+	}
+}
+
+func TestUpRunsAProcessPerServiceAndLeavesNoOrphans(t *testing.T) {
+	p := start(t, "up")
+	var pids []int
+	for _, name := range []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"} {
+		insts := p.instances(t, name)
+		if len(insts) != 1 {
+			t.Fatalf("%s has %d instances, want 1", name, len(insts))
+		}
+		var pid int
+		fmt.Sscan(insts[0].Meta["pid"], &pid)
+		if pid == 0 || pid == p.cmd.Process.Pid {
+			t.Fatalf("%s runs in pid %d, not a process of its own", name, pid)
+		}
+		pids = append(pids, pid)
+	}
+	if err := p.stop(t); err != nil {
+		t.Errorf("atrium up exited with %v after SIGTERM", err)
+	}
+	for _, pid := range pids {
+		// A child is reaped by its parent, the supervisor, which has exited:
+		// any process left with that pid would be an orphan.
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child %d still exists after atrium up stopped (%v)", pid, err)
+		}
+	}
+	if n := strings.Count(p.output(), `"msg":"deregistered"`); n != len(pids) {
+		t.Errorf("%d services deregistered on shutdown, want %d", n, len(pids))
+	}
+}

@@ -1,0 +1,255 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atrium-bff/atrium/gateway"
+	"github.com/atrium-bff/atrium/gateway/balance"
+	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/orchestration"
+)
+
+const token = "test-token"
+
+// monolith returns a gateway serving every service in-process.
+func monolith(t testing.TB) http.Handler {
+	t.Helper()
+	l, err := stack.OpenAll(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return gateway.New(gateway.Config{
+		AdminToken: token, BodyLimit: "4K",
+		Composer:  orchestration.New(l.Services, orchestration.Config{}),
+		Upstreams: l.Handlers,
+	})
+}
+
+// microservices returns a gateway whose services are reached through reg,
+// as `atrium gateway` wires it.
+func microservices(t testing.TB, reg *registry.Registry) http.Handler {
+	t.Helper()
+	rt := &balance.Transport{Resolver: reg}
+	upstreams := map[string]http.Handler{}
+	for _, name := range stack.Names {
+		upstreams[name] = gateway.NewProxy(name, rt, nil)
+	}
+	return gateway.New(gateway.Config{
+		AdminToken: token, Registry: reg,
+		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
+		Upstreams: upstreams,
+	})
+}
+
+// register serves h on a real loopback server and registers it as service.
+func register(t testing.TB, reg *registry.Registry, service, id string, h http.Handler) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	p, _ := strconv.Atoi(port)
+	if err := reg.Register(registry.Instance{ID: id, Service: service, Address: host, Port: p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func do(t testing.TB, h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// wantProblem checks that w is a problem with status, and returns it.
+func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int) problem.Problem {
+	t.Helper()
+	var p problem.Problem
+	if w.Code != status || w.Header().Get("Content-Type") != problem.ContentType {
+		t.Fatalf("got %d %s %s, want a %d problem", w.Code, w.Header().Get("Content-Type"), w.Body, status)
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != status || p.Detail == "" || p.RequestID == "" {
+		t.Fatalf("problem body %s: %v", w.Body, err)
+	}
+	return p
+}
+
+func TestProductPage(t *testing.T) {
+	w := do(t, monolith(t), http.MethodGet, "/api/v1/products/p001/page", "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	var page orchestration.ProductPage
+	if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Product.ID != "p001" || page.Meta.Sources["product"].Status != orchestration.StatusOK {
+		t.Errorf("page = %+v", page)
+	}
+	if st := w.Header().Get("Server-Timing"); !strings.Contains(st, "product;desc=ok;dur=") || !strings.Contains(st, "total;dur=") {
+		t.Errorf("Server-Timing = %q", st)
+	}
+}
+
+func TestBadInputIsAProblem(t *testing.T) {
+	h := monolith(t)
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"unknown product", "GET", "/api/v1/products/p999/page", "", 404},
+		{"malformed id", "GET", "/api/v1/products/abc/page", "", 400},
+		{"unknown route", "GET", "/nope", "", 404},
+		{"unknown service", "GET", "/services/nope/x", "", 404},
+		{"bad json", "PUT", "/services/cart/carts/u01/items/p001", `{"quantity":`, 400},
+		{"unknown field", "PUT", "/services/cart/carts/u01/items/p001", `{"qty":1}`, 400},
+		{"oversize body", "PUT", "/services/cart/carts/u01/items/p001", `{"quantity":1,"x":"` + strings.Repeat("a", 5000) + `"}`, 413},
+		{"bad batch", "GET", "/services/catalog/products?ids=p001,,p002", "", 400},
+		{"bad limit", "GET", "/services/catalog/products?limit=0", "", 400},
+		{"service 404", "GET", "/services/catalog/products/p999", "", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantProblem(t, do(t, h, tt.method, tt.path, tt.body), tt.status)
+		})
+	}
+}
+
+func TestAdminToken(t *testing.T) {
+	h := microservices(t, registry.New(time.Minute))
+	wantProblem(t, do(t, h, "GET", "/admin/registry/instances", ""), http.StatusUnauthorized)
+	wantProblem(t, do(t, h, "GET", "/admin/registry/instances", "", "Authorization", "Bearer wrong"), http.StatusForbidden)
+	body := `{"id":"c-1","service":"catalog","address":"127.0.0.1","port":9}`
+	wantProblem(t, do(t, h, "PUT", "/admin/registry/instances/c-1", body), http.StatusUnauthorized)
+	if w := do(t, h, "PUT", "/admin/registry/instances/c-1", body, "Authorization", "Bearer "+token); w.Code != http.StatusOK {
+		t.Errorf("an authorised registration: %d %s", w.Code, w.Body)
+	}
+	if w := do(t, h, "GET", "/admin/registry/instances", "", "Authorization", "Bearer "+token); w.Code != 200 || !strings.Contains(w.Body.String(), `"c-1"`) {
+		t.Errorf("listing: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestNoInstanceIs503(t *testing.T) {
+	h := microservices(t, registry.New(time.Minute))
+	wantProblem(t, do(t, h, "GET", "/services/catalog/products", ""), http.StatusServiceUnavailable)
+	p := wantProblem(t, do(t, h, "GET", "/api/v1/products/p001/page", ""), http.StatusBadGateway)
+	if !strings.Contains(p.Detail, "product") {
+		t.Errorf("detail %q does not name the failed source", p.Detail)
+	}
+}
+
+func TestProxyHeaders(t *testing.T) {
+	reg := registry.New(time.Minute)
+	seen := make(chan http.Header, 1)
+	register(t, reg, "catalog", "catalog-spy", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		w.Header().Set("X-Path", r.URL.RequestURI())
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	h := microservices(t, reg)
+	w := do(t, h, "GET", "/services/catalog/products/p001?x=1", "", "Connection", "X-Secret", "X-Secret", "hop", "Keep-Alive", "timeout=5")
+	if w.Code != http.StatusTeapot || w.Header().Get("X-Path") != "/products/p001?x=1" {
+		t.Fatalf("proxied %d to %q", w.Code, w.Header().Get("X-Path"))
+	}
+	got := <-seen
+	if got.Get("X-Secret") != "" || got.Get("Keep-Alive") != "" {
+		t.Errorf("hop-by-hop headers reached the upstream: %v", got)
+	}
+	if got.Get("X-Forwarded-For") == "" || got.Get("X-Forwarded-Host") == "" || got.Get("X-Forwarded-Proto") != "http" {
+		t.Errorf("X-Forwarded-* missing: %v", got)
+	}
+	if got.Get("X-Request-Id") == "" || got.Get("X-Request-Id") != w.Header().Get("X-Request-Id") {
+		t.Errorf("request id %q not passed on (answered %q)", got.Get("X-Request-Id"), w.Header().Get("X-Request-Id"))
+	}
+}
+
+func TestMicroservicesMatchMonolith(t *testing.T) {
+	reg := registry.New(time.Minute)
+	l, err := stack.OpenAll(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for name, h := range l.Handlers {
+		register(t, reg, name, name+"-1", h)
+	}
+	micro, mono := microservices(t, reg), monolith(t)
+	for _, path := range []string{"/api/v1/products/p001/page", "/api/v1/products/p042/page", "/services/users/users?ids=u01,u02"} {
+		a, b := do(t, micro, "GET", path, ""), do(t, mono, "GET", path, "")
+		if a.Code != 200 || b.Code != 200 {
+			t.Fatalf("%s: %d vs %d", path, a.Code, b.Code)
+		}
+		if x, y := withoutMeta(t, a.Body.Bytes()), withoutMeta(t, b.Body.Bytes()); x != y {
+			t.Errorf("%s differs:\nmicro %s\nmono  %s", path, x, y)
+		}
+	}
+}
+
+func withoutMeta(t *testing.T, b []byte) string {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := v.(map[string]any); ok {
+		delete(m, "_meta")
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+func FuzzGatewayNever5xx(f *testing.F) {
+	for _, seed := range []struct{ method, path, body string }{
+		{"GET", "/api/v1/products/p001/page", ""},
+		{"GET", "/services/catalog/products?ids=p001,p002&limit=3", ""},
+		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":2}`},
+		{"POST", "/services/orders/orders", `{"user_id":"u01","lines":[{"product_id":"p001","quantity":1,"price_cents":5}],"currency":"EUR"}`},
+		{"POST", "/services/payments/charges", `{"user_id":"u01","amount_cents":-1,"currency":"EUR"}`},
+		{"POST", "/services/inventory/reservations", `{"lines":[{"product_id":"p001","quantity":1e9}]}`},
+		{"DELETE", "/services/inventory/reservations/res-1", ""},
+		{"GET", "/services/reviews/products/p001/reviews?limit=99999999999999999999", ""},
+	} {
+		f.Add(seed.method, seed.path, seed.body)
+	}
+	h := monolith(f)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		switch method {
+		case "GET", "PUT", "POST", "DELETE", "PATCH":
+		default:
+			return
+		}
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
+			return
+		}
+		req, err := http.NewRequest(method, "http://atrium"+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Errorf("%s %s %q answered %d: %s", method, path, body, w.Code, w.Body)
+		}
+	})
+}

@@ -1,0 +1,55 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/server"
+)
+
+func TestPanicIsAProblem(t *testing.T) {
+	e := server.New(server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.GET("/boom", func(echo.Context) error { panic("kaboom") })
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	var p problem.Problem
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || w.Code != 500 || p.Status != 500 || p.RequestID == "" {
+		t.Fatalf("got %d %s", w.Code, w.Body)
+	}
+	if w.Header().Get("Content-Type") != problem.ContentType {
+		t.Errorf("content type %q", w.Header().Get("Content-Type"))
+	}
+	if p.Detail == "kaboom" {
+		t.Error("a panic's value leaked to the client")
+	}
+}
+
+func TestHealth(t *testing.T) {
+	e := server.New(server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	var notReady error = errors.New("warming up")
+	server.Health(e, func(context.Context) error { return notReady })
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		return w
+	}
+	if w := get("/healthz"); w.Code != 200 {
+		t.Errorf("healthz = %d", w.Code)
+	}
+	if w := get("/readyz"); w.Code != 503 || w.Header().Get("Content-Type") != problem.ContentType {
+		t.Errorf("readyz while not ready = %d %s", w.Code, w.Body)
+	}
+	notReady = nil
+	if w := get("/readyz"); w.Code != 200 {
+		t.Errorf("readyz when ready = %d", w.Code)
+	}
+}

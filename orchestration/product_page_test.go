@@ -1,0 +1,80 @@
+package orchestration_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/reviews"
+)
+
+func localServices(t testing.TB) orchestration.Services {
+	t.Helper()
+	l, err := stack.OpenAll(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Services
+}
+
+// explodingReviews fails every call.
+type explodingReviews struct{ reviews.Service }
+
+func (explodingReviews) Top(context.Context, string, int) ([]reviews.Review, error) {
+	return nil, errors.New("reviews exploded")
+}
+
+// missingCatalog knows no product.
+type missingCatalog struct{ catalog.Service }
+
+func (missingCatalog) Product(_ context.Context, id string) (catalog.Product, error) {
+	return catalog.Product{}, catalog.ErrNotFound
+}
+
+func TestProductPage(t *testing.T) {
+	c := orchestration.New(localServices(t), orchestration.Config{})
+	page, err := c.ProductPage(context.Background(), "p001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.Product.ID != "p001" || page.Stock == nil || page.Rating == nil || page.Reviews == nil || len(page.Recommendations) == 0 {
+		t.Fatalf("page = %+v", page)
+	}
+	for _, r := range page.Recommendations {
+		if r.Name == "" || r.PriceCents == 0 {
+			t.Errorf("recommendation not enriched: %+v", r)
+		}
+	}
+	if page.Meta.Partial || len(page.Meta.Sources) != 5 {
+		t.Errorf("meta = %+v", page.Meta)
+	}
+}
+
+func TestProductPageDegrades(t *testing.T) {
+	svc := localServices(t)
+	svc.Reviews = explodingReviews{svc.Reviews}
+	page, err := orchestration.New(svc, orchestration.Config{}).ProductPage(context.Background(), "p001")
+	if err != nil {
+		t.Fatalf("a failed optional source failed the page: %v", err)
+	}
+	if !page.Meta.Partial || page.Reviews != nil || page.Meta.Sources["reviews"].Status != orchestration.StatusError {
+		t.Errorf("page = %+v", page)
+	}
+	if page.Rating == nil || page.Stock == nil {
+		t.Error("the other optional parts went missing too")
+	}
+}
+
+func TestProductPageNotFound(t *testing.T) {
+	svc := localServices(t)
+	svc.Catalog = missingCatalog{svc.Catalog}
+	_, err := orchestration.New(svc, orchestration.Config{}).ProductPage(context.Background(), "p001")
+	if p := orchestration.Problem(err); p == nil || p.Status != http.StatusNotFound {
+		t.Errorf("Problem(%v) = %+v, want 404", err, p)
+	}
+}

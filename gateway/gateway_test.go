@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,8 @@ import (
 
 const token = "test-token"
 
+var quiet = slog.New(slog.DiscardHandler)
+
 // monolith returns a gateway serving every service in-process.
 func monolith(t testing.TB) http.Handler {
 	t.Helper()
@@ -30,7 +33,7 @@ func monolith(t testing.TB) http.Handler {
 	}
 	t.Cleanup(func() { l.Close() })
 	return gateway.New(gateway.Config{
-		AdminToken: token, BodyLimit: "4K",
+		Logger: quiet, AdminToken: token, BodyLimit: "4K",
 		Composer:  orchestration.New(l.Services, orchestration.Config{}),
 		Upstreams: l.Handlers,
 	})
@@ -46,7 +49,7 @@ func microservices(t testing.TB, reg *registry.Registry) http.Handler {
 		upstreams[name] = gateway.NewProxy(name, rt, nil)
 	}
 	return gateway.New(gateway.Config{
-		AdminToken: token, Registry: reg,
+		Logger: quiet, AdminToken: token, Registry: reg,
 		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
 		Upstreams: upstreams,
 	})

@@ -390,3 +390,28 @@ func TestUpRunsAProcessPerServiceAndLeavesNoOrphans(t *testing.T) {
 		t.Errorf("%d services deregistered on shutdown, want %d", n, len(pids))
 	}
 }
+
+// TestReadmeQuickStart runs the quick start's curl commands against `atrium
+// up`, so the README cannot promise what the server does not do.
+func TestReadmeQuickStart(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if rest, ok := strings.CutPrefix(line, "curl -s localhost:8080"); ok {
+			paths = append(paths, strings.Fields(rest)[0])
+		}
+	}
+	if len(paths) < 3 {
+		t.Fatalf("found %d curl commands in the README's quick start, want 3 or more", len(paths))
+	}
+	p := start(t, "up")
+	for _, path := range paths {
+		r := p.do(t, "GET", path, "")
+		if r.status != http.StatusOK || !json.Valid(r.body) {
+			t.Errorf("README's curl %s: %d %s", path, r.status, r.body)
+		}
+	}
+}

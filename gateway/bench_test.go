@@ -1,0 +1,44 @@
+package gateway_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/stack"
+)
+
+// BenchmarkProductPage measures the product-page composite through the
+// gateway's handler, side by side in both modes: services in-process
+// (monolith) and services behind real loopback HTTP servers found through
+// the registry (microservices).
+func BenchmarkProductPage(b *testing.B) {
+	reg := registry.New(time.Hour)
+	l, err := stack.OpenAll(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for name, h := range l.Handlers {
+		register(b, reg, name, name+"-1", h)
+	}
+	for _, mode := range []struct {
+		name string
+		h    http.Handler
+	}{{"monolith", monolith(b)}, {"microservices", microservices(b, reg)}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					w := httptest.NewRecorder()
+					mode.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/products/p001/page", nil))
+					if w.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}

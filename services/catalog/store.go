@@ -4,10 +4,11 @@ import (
 	"context"
 	_ "embed"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/atrium-bff/atrium/internal/seed"
 )
 
 //go:embed seed.json
@@ -22,15 +23,12 @@ type Store struct {
 
 // New returns a Store holding the seed catalog.
 func New() *Store {
-	var seed struct {
+	data := seed.Load[struct {
 		Products []Product `json:"products"`
-	}
-	if err := json.Unmarshal(seedJSON, &seed); err != nil {
-		panic(fmt.Sprintf("catalog: bad embedded seed: %v", err)) // a build defect, caught by every test
-	}
-	s := &Store{byID: make(map[string]Product, len(seed.Products)), sorted: seed.Products}
+	}]("catalog", seedJSON)
+	s := &Store{byID: make(map[string]Product, len(data.Products)), sorted: data.Products}
 	sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i].ID < s.sorted[j].ID })
-	for _, p := range seed.Products {
+	for _, p := range data.Products {
 		s.byID[p.ID] = p
 	}
 	return s
@@ -50,16 +48,10 @@ func (s *Store) Product(_ context.Context, id string) (Product, error) {
 
 // Products implements Service.
 func (s *Store) Products(_ context.Context, ids []string) ([]Product, error) {
-	out := make([]Product, 0, len(ids))
-	for _, id := range ids {
-		if !ValidID(id) {
-			return nil, fmt.Errorf("malformed product id %q: %w", id, ErrInvalid)
-		}
-		if p, ok := s.byID[id]; ok {
-			out = append(out, p)
-		}
-	}
-	return out, nil
+	return seed.Pick(ids, ValidID, ErrInvalid, func(id string) (Product, bool) {
+		p, ok := s.byID[id]
+		return p, ok
+	})
 }
 
 // List implements Service.

@@ -3,10 +3,11 @@ package inventory
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/atrium-bff/atrium/internal/seed"
 )
 
 //go:embed seed.json
@@ -26,17 +27,11 @@ type Store struct {
 
 // New returns a Store with the seed stock levels.
 func New() *Store {
-	var seed struct {
-		Stock []struct {
-			ProductID string `json:"product_id"`
-			Available int    `json:"available"`
-		} `json:"stock"`
-	}
-	if err := json.Unmarshal(seedJSON, &seed); err != nil {
-		panic(fmt.Sprintf("inventory: bad embedded seed: %v", err))
-	}
-	s := &Store{stock: make(map[string]*Stock, len(seed.Stock)), reservations: map[string]*Reservation{}}
-	for _, st := range seed.Stock {
+	data := seed.Load[struct {
+		Stock []Stock `json:"stock"`
+	}]("inventory", seedJSON)
+	s := &Store{stock: make(map[string]*Stock, len(data.Stock)), reservations: map[string]*Reservation{}}
+	for _, st := range data.Stock {
 		s.stock[st.ProductID] = &Stock{ProductID: st.ProductID, Available: st.Available}
 	}
 	return s
@@ -58,18 +53,15 @@ func (s *Store) Stock(_ context.Context, productID string) (Stock, error) {
 
 // Stocks implements Service.
 func (s *Store) Stocks(_ context.Context, productIDs []string) ([]Stock, error) {
-	out := make([]Stock, 0, len(productIDs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, id := range productIDs {
-		if !ValidProductID(id) {
-			return nil, fmt.Errorf("malformed product id %q: %w", id, ErrInvalid)
+	return seed.Pick(productIDs, ValidProductID, ErrInvalid, func(id string) (Stock, bool) {
+		st, ok := s.stock[id]
+		if !ok {
+			return Stock{}, false
 		}
-		if st, ok := s.stock[id]; ok {
-			out = append(out, *st)
-		}
-	}
-	return out, nil
+		return *st, true
+	})
 }
 
 // Reserve implements Service.

@@ -3,8 +3,9 @@ package recommendations
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
+
+	"github.com/atrium-bff/atrium/internal/seed"
 )
 
 //go:embed seed.json
@@ -18,13 +19,10 @@ type Store struct {
 
 // New returns a Store holding the seed relations.
 func New() *Store {
-	var seed struct {
+	data := seed.Load[struct {
 		Related map[string][]Recommendation `json:"related"`
-	}
-	if err := json.Unmarshal(seedJSON, &seed); err != nil {
-		panic(fmt.Sprintf("recommendations: bad embedded seed: %v", err))
-	}
-	return &Store{related: seed.Related}
+	}]("recommendations", seedJSON)
+	return &Store{related: data.Related}
 }
 
 // ForProduct implements Service.

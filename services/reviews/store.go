@@ -4,10 +4,11 @@ import (
 	"cmp"
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/atrium-bff/atrium/internal/seed"
 )
 
 //go:embed seed.json
@@ -22,14 +23,11 @@ type Store struct {
 
 // New returns a Store holding the seed reviews.
 func New() *Store {
-	var seed struct {
+	data := seed.Load[struct {
 		Reviews []Review `json:"reviews"`
-	}
-	if err := json.Unmarshal(seedJSON, &seed); err != nil {
-		panic(fmt.Sprintf("reviews: bad embedded seed: %v", err))
-	}
+	}]("reviews", seedJSON)
 	s := &Store{byProduct: map[string][]Review{}, summaries: map[string]Summary{}}
-	for _, r := range seed.Reviews {
+	for _, r := range data.Reviews {
 		s.byProduct[r.ProductID] = append(s.byProduct[r.ProductID], r)
 	}
 	for id, rs := range s.byProduct {

@@ -3,8 +3,9 @@ package users
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
+
+	"github.com/atrium-bff/atrium/internal/seed"
 )
 
 //go:embed seed.json
@@ -18,14 +19,11 @@ type Store struct {
 
 // New returns a Store holding the seed users.
 func New() *Store {
-	var seed struct {
+	data := seed.Load[struct {
 		Users []User `json:"users"`
-	}
-	if err := json.Unmarshal(seedJSON, &seed); err != nil {
-		panic(fmt.Sprintf("users: bad embedded seed: %v", err))
-	}
-	s := &Store{byID: make(map[string]User, len(seed.Users))}
-	for _, u := range seed.Users {
+	}]("users", seedJSON)
+	s := &Store{byID: make(map[string]User, len(data.Users))}
+	for _, u := range data.Users {
 		s.byID[u.ID] = u
 	}
 	return s
@@ -45,16 +43,10 @@ func (s *Store) User(_ context.Context, id string) (User, error) {
 
 // Users implements Service.
 func (s *Store) Users(_ context.Context, ids []string) ([]User, error) {
-	out := make([]User, 0, len(ids))
-	for _, id := range ids {
-		if !ValidID(id) {
-			return nil, fmt.Errorf("malformed user id %q: %w", id, ErrInvalid)
-		}
-		if u, ok := s.byID[id]; ok {
-			out = append(out, u)
-		}
-	}
-	return out, nil
+	return seed.Pick(ids, ValidID, ErrInvalid, func(id string) (User, bool) {
+		u, ok := s.byID[id]
+		return u, ok
+	})
 }
 
 var _ Service = (*Store)(nil)

@@ -64,7 +64,8 @@ func start(t *testing.T, args ...string) *proc {
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
-			t.Logf("logs of atrium %v:\n%s", args, p.output())
+			lines := strings.Split(p.output(), "\n")
+			t.Logf("last log lines of atrium %v:\n%s", args, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 	})
 	addr := make(chan string, 1)

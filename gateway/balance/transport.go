@@ -3,7 +3,6 @@ package balance
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 
@@ -24,10 +23,10 @@ type Resolver interface {
 // service's Selector. It notes the chosen instance in the context's
 // hop.Record.
 //
-// When the connection to the chosen instance cannot be made, a request that
-// is safe to repeat (GET, HEAD, OPTIONS, no body) is tried once more on
-// another instance: a crashed instance that the registry has not expired yet
-// costs no error.
+// When the chosen instance gives no response at all (connection refused or
+// reset), a request that is safe to repeat (GET, HEAD, OPTIONS, no body) is
+// tried once more on another instance: a crashed instance that the registry
+// has not expired yet costs no error.
 type Transport struct {
 	// Resolver finds the instances. Required.
 	Resolver Resolver
@@ -67,7 +66,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	sel := t.selector(service)
 	inst := sel.Select(pool, req)
 	resp, err := base.RoundTrip(to(req, inst))
-	if err != nil && len(pool) > 1 && repeatable(req) && refused(err) {
+	if err != nil && len(pool) > 1 && repeatable(req) && req.Context().Err() == nil {
 		if next := sel.Select(pool, req); next.ID != inst.ID {
 			inst = next
 			resp, err = base.RoundTrip(to(req, inst))
@@ -91,13 +90,6 @@ func repeatable(req *http.Request) bool {
 		return req.Body == nil || req.Body == http.NoBody
 	}
 	return false
-}
-
-// refused reports whether err happened while connecting, before the request
-// could reach the server.
-func refused(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func closeBody(req *http.Request) {

@@ -12,8 +12,8 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: ErrNotFound, Status: http.StatusNotFound, Code: "instance_not_registered"},
-	{Err: ErrInvalid, Status: http.StatusBadRequest, Code: "invalid_instance"},
+	{Err: ErrNotFound, Code: "instance_not_registered"},
+	{Err: ErrInvalid, Code: "invalid_instance"},
 }
 
 // Problem maps the registry's errors to problems, for the gateway's error handler.

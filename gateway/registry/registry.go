@@ -10,7 +10,6 @@ package registry
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Instance is one running instance of a service.
@@ -35,11 +36,11 @@ type Instance struct {
 // HostPort returns the instance's address as host:port.
 func (i Instance) HostPort() string { return net.JoinHostPort(i.Address, strconv.Itoa(i.Port)) }
 
-// ErrInvalid reports a malformed registration.
-var ErrInvalid = errors.New("invalid instance")
-
-// ErrNotFound reports an id the registry does not hold.
-var ErrNotFound = errors.New("instance not registered")
+// Errors of the registry.
+var (
+	ErrInvalid  = domain.New(domain.Invalid, "invalid instance")
+	ErrNotFound = domain.New(domain.NotFound, "instance not registered")
+)
 
 var (
 	idPattern      = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

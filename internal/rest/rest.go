@@ -14,22 +14,21 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/problem"
 )
 
-// ErrInvalid is wrapped by every bad-input error this package reports, so a
-// service's own "invalid" sentinel can join it.
-var ErrInvalid = errors.New("invalid request")
+// ErrInvalid is wrapped by every bad-input error this package reports.
+var ErrInvalid = domain.New(domain.Invalid, "invalid request")
 
 // MaxBatch is the most ids a batch read accepts.
 const MaxBatch = 100
 
-// Error is one row of a service's error table: a sentinel, the status it
-// answers with, and the code that names it on the wire.
+// Error is one row of a service's error table: a domain sentinel and the
+// code that names it on the wire. Its status follows from its domain.Kind.
 type Error struct {
-	Err    error
-	Status int
-	Code   string
+	Err  error
+	Code string
 }
 
 // Errors maps a service's sentinel errors to HTTP and back. The first row
@@ -40,7 +39,7 @@ type Errors []Error
 func (t Errors) Problem(err error) *problem.Problem {
 	for _, row := range t {
 		if errors.Is(err, row.Err) {
-			return problem.New(row.Status, row.Code, err.Error())
+			return problem.New(domain.KindOf(row.Err).Status(), row.Code, err.Error())
 		}
 	}
 	return nil
@@ -96,8 +95,8 @@ func problemFor(err error) *problem.Problem {
 	if p, ok := problem.As(err); ok {
 		return p
 	}
-	if errors.Is(err, ErrInvalid) {
-		return problem.New(http.StatusBadRequest, "invalid", err.Error())
+	if k := domain.KindOf(err); k != 0 {
+		return problem.New(k.Status(), k.String(), err.Error())
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

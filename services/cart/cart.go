@@ -6,8 +6,9 @@ package cart
 
 import (
 	"context"
-	"errors"
 	"regexp"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Item is a quantity of one product in a cart.
@@ -44,9 +45,9 @@ type Service interface {
 
 // Errors of the cart.
 var (
-	ErrNotFound = errors.New("item not in cart")
-	ErrFull     = errors.New("cart is full")
-	ErrInvalid  = errors.New("invalid cart request")
+	ErrNotFound = domain.New(domain.NotFound, "item not in cart")
+	ErrFull     = domain.New(domain.Conflict, "cart is full")
+	ErrInvalid  = domain.New(domain.Invalid, "invalid cart request")
 )
 
 var (

@@ -5,8 +5,9 @@ package catalog
 
 import (
 	"context"
-	"errors"
 	"regexp"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Product is one item for sale. Prices are in minor units (cents).
@@ -53,8 +54,8 @@ type Service interface {
 
 // Errors of the catalog.
 var (
-	ErrNotFound = errors.New("product not found")
-	ErrInvalid  = errors.New("invalid catalog request")
+	ErrNotFound = domain.New(domain.NotFound, "product not found")
+	ErrInvalid  = domain.New(domain.Invalid, "invalid catalog request")
 )
 
 var idPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)

@@ -5,8 +5,9 @@ package inventory
 
 import (
 	"context"
-	"errors"
 	"regexp"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Stock is a product's stock level. Available excludes what is reserved.
@@ -51,9 +52,9 @@ type Service interface {
 
 // Errors of the inventory.
 var (
-	ErrNotFound          = errors.New("not found in inventory")
-	ErrInsufficientStock = errors.New("insufficient stock")
-	ErrInvalid           = errors.New("invalid inventory request")
+	ErrNotFound          = domain.New(domain.NotFound, "not found in inventory")
+	ErrInsufficientStock = domain.New(domain.Conflict, "insufficient stock")
+	ErrInvalid           = domain.New(domain.Invalid, "invalid inventory request")
 )
 
 var (

@@ -5,9 +5,10 @@ package orders
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Line is one product of an order at the price it was sold for.
@@ -63,8 +64,8 @@ type Service interface {
 
 // Errors of the orders service.
 var (
-	ErrNotFound = errors.New("order not found")
-	ErrInvalid  = errors.New("invalid orders request")
+	ErrNotFound = domain.New(domain.NotFound, "order not found")
+	ErrInvalid  = domain.New(domain.Invalid, "invalid orders request")
 )
 
 var (

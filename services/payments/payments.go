@@ -5,9 +5,10 @@ package payments
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // ChargeRequest asks for a charge. Key, when not empty, makes Charge
@@ -53,9 +54,9 @@ type Service interface {
 
 // Errors of the payments service.
 var (
-	ErrNotFound = errors.New("charge not found")
-	ErrDeclined = errors.New("payment declined")
-	ErrInvalid  = errors.New("invalid payments request")
+	ErrNotFound = domain.New(domain.NotFound, "charge not found")
+	ErrDeclined = domain.New(domain.Rejected, "payment declined")
+	ErrInvalid  = domain.New(domain.Invalid, "invalid payments request")
 )
 
 var (

@@ -5,8 +5,9 @@ package recommendations
 
 import (
 	"context"
-	"errors"
 	"regexp"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Recommendation is a related product with a relevance score in (0, 1].
@@ -29,7 +30,7 @@ type Service interface {
 }
 
 // ErrInvalid reports a malformed request.
-var ErrInvalid = errors.New("invalid recommendations request")
+var ErrInvalid = domain.New(domain.Invalid, "invalid recommendations request")
 
 var productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
 

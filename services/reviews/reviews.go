@@ -5,9 +5,10 @@ package reviews
 
 import (
 	"context"
-	"errors"
 	"regexp"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Review is one customer's review of a product.
@@ -47,7 +48,7 @@ type Service interface {
 }
 
 // ErrInvalid reports a malformed request.
-var ErrInvalid = errors.New("invalid reviews request")
+var ErrInvalid = domain.New(domain.Invalid, "invalid reviews request")
 
 var productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
 

@@ -4,8 +4,9 @@ package users
 
 import (
 	"context"
-	"errors"
 	"regexp"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // User is a customer profile. Country is an ISO 3166-1 alpha-2 code.
@@ -26,8 +27,8 @@ type Service interface {
 
 // Errors of the users service.
 var (
-	ErrNotFound = errors.New("user not found")
-	ErrInvalid  = errors.New("invalid users request")
+	ErrNotFound = domain.New(domain.NotFound, "user not found")
+	ErrInvalid  = domain.New(domain.Invalid, "invalid users request")
 )
 
 var idPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)

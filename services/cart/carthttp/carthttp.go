@@ -14,9 +14,9 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: cart.ErrNotFound, Status: http.StatusNotFound, Code: "item_not_in_cart"},
-	{Err: cart.ErrFull, Status: http.StatusConflict, Code: "cart_full"},
-	{Err: cart.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: cart.ErrNotFound, Code: "item_not_in_cart"},
+	{Err: cart.ErrFull, Code: "cart_full"},
+	{Err: cart.ErrInvalid, Code: "invalid"},
 }
 
 type quantity struct {

@@ -15,8 +15,8 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: catalog.ErrNotFound, Status: http.StatusNotFound, Code: "product_not_found"},
-	{Err: catalog.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: catalog.ErrNotFound, Code: "product_not_found"},
+	{Err: catalog.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

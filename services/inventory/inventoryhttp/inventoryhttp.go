@@ -14,9 +14,9 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: inventory.ErrNotFound, Status: http.StatusNotFound, Code: "not_in_inventory"},
-	{Err: inventory.ErrInsufficientStock, Status: http.StatusConflict, Code: "insufficient_stock"},
-	{Err: inventory.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: inventory.ErrNotFound, Code: "not_in_inventory"},
+	{Err: inventory.ErrInsufficientStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrInvalid, Code: "invalid"},
 }
 
 type reserveRequest struct {

@@ -15,8 +15,8 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: orders.ErrNotFound, Status: http.StatusNotFound, Code: "order_not_found"},
-	{Err: orders.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: orders.ErrNotFound, Code: "order_not_found"},
+	{Err: orders.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

@@ -14,9 +14,9 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: payments.ErrNotFound, Status: http.StatusNotFound, Code: "charge_not_found"},
-	{Err: payments.ErrDeclined, Status: http.StatusPaymentRequired, Code: "payment_declined"},
-	{Err: payments.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: payments.ErrNotFound, Code: "charge_not_found"},
+	{Err: payments.ErrDeclined, Code: "payment_declined"},
+	{Err: payments.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

@@ -15,7 +15,7 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: recommendations.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: recommendations.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

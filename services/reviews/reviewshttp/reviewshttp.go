@@ -15,7 +15,7 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: reviews.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: reviews.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

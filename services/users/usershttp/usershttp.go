@@ -14,8 +14,8 @@ import (
 )
 
 var errs = rest.Errors{
-	{Err: users.ErrNotFound, Status: http.StatusNotFound, Code: "user_not_found"},
-	{Err: users.ErrInvalid, Status: http.StatusBadRequest, Code: "invalid"},
+	{Err: users.ErrNotFound, Code: "user_not_found"},
+	{Err: users.ErrInvalid, Code: "invalid"},
 }
 
 // NewHandler serves svc:

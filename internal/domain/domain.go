@@ -1,0 +1,78 @@
+// Package domain tells expected answers from failures. A service's error
+// sentinels are domain errors: "not found", "invalid", "conflict" and
+// "rejected" are answers the service gives on purpose, so a caller must not
+// retry them, count them against a circuit breaker, or hide them behind a
+// cached value. Any other error (a timeout, a refused connection, a 5xx, an
+// injected fault) is a failure of the service.
+package domain
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Kind is the kind of a domain error.
+type Kind uint8
+
+// The kinds of domain error.
+const (
+	NotFound Kind = iota + 1 // the entity does not exist
+	Invalid                  // the request is malformed
+	Conflict                 // the request conflicts with the current state
+	Rejected                 // the request is well-formed but refused (a declined payment)
+)
+
+// Status returns the HTTP status of a kind.
+func (k Kind) Status() int {
+	switch k {
+	case NotFound:
+		return http.StatusNotFound
+	case Invalid:
+		return http.StatusBadRequest
+	case Conflict:
+		return http.StatusConflict
+	case Rejected:
+		return http.StatusPaymentRequired
+	}
+	return http.StatusInternalServerError
+}
+
+// String returns the kind's code: "not_found", "invalid", "conflict" or
+// "rejected".
+func (k Kind) String() string {
+	switch k {
+	case NotFound:
+		return "not_found"
+	case Invalid:
+		return "invalid"
+	case Conflict:
+		return "conflict"
+	case Rejected:
+		return "rejected"
+	}
+	return "failure"
+}
+
+// Error is a domain error. Compare sentinels with errors.Is.
+type Error struct {
+	kind Kind
+	msg  string
+}
+
+// New returns a domain error of kind with message msg, for a sentinel.
+func New(kind Kind, msg string) error { return &Error{kind: kind, msg: msg} }
+
+func (e *Error) Error() string { return e.msg }
+
+// KindOf returns the kind of the domain error in err's chain, or 0 when err
+// is nil or not a domain error.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.kind
+	}
+	return 0
+}
+
+// Is reports whether err is a domain error: an answer, not a failure.
+func Is(err error) bool { return KindOf(err) != 0 }

@@ -7,14 +7,16 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/orchestration"
@@ -35,6 +37,8 @@ type Config struct {
 	Upstreams map[string]http.Handler
 	// Registry, when not nil, is served under /admin/registry.
 	Registry *registry.Registry
+	// Faults, when not nil, is served under /admin/services/{name}/faults.
+	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.
 	Ready func(context.Context) error
 }
@@ -51,19 +55,27 @@ func New(cfg Config) *echo.Echo {
 	e.Any("/services/:name", proxyRoute(cfg.Upstreams))
 	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams))
 	if cfg.AdminToken != "" {
-		admin := e.Group("/admin", RequireToken(cfg.AdminToken))
+		admin := e.Group("/admin", server.RequireToken(cfg.AdminToken))
 		if cfg.Registry != nil {
 			registry.Routes(admin.Group("/registry"), cfg.Registry)
+		}
+		if cfg.Faults != nil {
+			faultRoutes(admin, cfg.Faults)
 		}
 	}
 	return e
 }
 
 func mapError(err error) *problem.Problem {
-	if p := orchestration.Problem(err); p != nil {
-		return p
+	for _, m := range []func(error) *problem.Problem{orchestration.Problem, registry.Problem, fault.Problem} {
+		if p := m(err); p != nil {
+			return p
+		}
 	}
-	return registry.Problem(err)
+	if errors.Is(err, balance.ErrNoInstance) {
+		return problem.New(http.StatusServiceUnavailable, "no_instance", err.Error())
+	}
+	return nil
 }
 
 // proxyRoute serves /services/{name}/rest by handing the request, with its
@@ -79,23 +91,5 @@ func proxyRoute(upstreams map[string]http.Handler) echo.HandlerFunc {
 		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
 		http.StripPrefix("/services/"+name, h).ServeHTTP(c.Response(), c.Request())
 		return nil
-	}
-}
-
-// RequireToken admits requests that carry "Authorization: Bearer <token>".
-func RequireToken(token string) echo.MiddlewareFunc {
-	want := []byte("Bearer " + token)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			got := c.Request().Header.Get(echo.HeaderAuthorization)
-			if got == "" {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
-				return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
-			}
-			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-				return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
-			}
-			return next(c)
-		}
 	}
 }

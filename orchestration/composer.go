@@ -28,17 +28,35 @@ type Services struct {
 
 // Config tunes the composites. Zero fields take the defaults in brackets.
 type Config struct {
-	// Deadline bounds a whole composite [2s].
+	// Deadline bounds a whole composite, and is propagated downstream [2s].
 	Deadline time.Duration
-	// CallTimeout bounds each downstream call [1s]; keep it below Deadline
-	// so that a composite can answer partially before its own deadline.
+	// CallTimeout bounds each attempt of a downstream call [800ms]; keep it
+	// below Deadline so that a composite can answer partially in time.
 	CallTimeout time.Duration
+	// Retries is how many more attempts a failed read may make [2].
+	// Negative means none.
+	Retries int
+	// NoCache turns the response cache off (coalescing stays).
+	NoCache bool
+	// Hedge hedges reads [off].
+	Hedge bool
+	// Runtime tunes breakers, retry budgets and the call hook.
+	Runtime RuntimeConfig
 }
 
 // Composer serves the composite endpoints over Services.
 type Composer struct {
 	svc Services
 	cfg Config
+	rt  *Runtime
+
+	productPage *Plan[pageState]
+	listing     *Plan[listingState]
+	dashboard   *Plan[dashboardState]
+	cartView    *Plan[cartState]
+	editCart    *Plan[editState]
+	cartChange  *Plan[changeState]
+	checkouts   *checkouts
 }
 
 // New returns a Composer over svc.
@@ -47,7 +65,49 @@ func New(svc Services, cfg Config) *Composer {
 		cfg.Deadline = 2 * time.Second
 	}
 	if cfg.CallTimeout == 0 {
-		cfg.CallTimeout = time.Second
+		cfg.CallTimeout = 800 * time.Millisecond
 	}
-	return &Composer{svc: svc, cfg: cfg}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = 2
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	c := &Composer{svc: svc, cfg: cfg, rt: NewRuntime(cfg.Runtime)}
+	c.productPage = c.productPagePlan()
+	c.listing = c.listingPlan()
+	c.dashboard = c.dashboardPlan()
+	c.cartView = c.cartPlan()
+	c.editCart = c.editCartPlan()
+	c.cartChange = c.cartChangePlan()
+	c.checkouts = newCheckouts()
+	return c
 }
+
+// Runtime returns the runtime the composites share, for inspection.
+func (c *Composer) Runtime() *Runtime { return c.rt }
+
+// read is the policy of a read: retried, cached for ttl (and an hour more to
+// serve stale when the service fails), hedged when configured.
+func (c *Composer) read(required bool, ttl time.Duration) Policy {
+	if c.cfg.NoCache {
+		ttl = 0
+	}
+	stale := time.Duration(0)
+	if ttl > 0 {
+		stale = time.Hour
+	}
+	return Policy{Required: required, Timeout: c.cfg.CallTimeout, Retries: c.cfg.Retries,
+		CacheTTL: ttl, StaleTTL: stale, Hedge: c.cfg.Hedge}
+}
+
+// write is the policy of a call with effects.
+func (c *Composer) write() Policy {
+	return Policy{Required: true, Timeout: c.cfg.CallTimeout}
+}
+
+// Cache lifetimes by how fast the data changes.
+const (
+	ttlStatic = 30 * time.Second // products, reviews, recommendations, users
+	ttlStock  = time.Second      // stock levels
+)

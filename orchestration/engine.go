@@ -16,9 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/atrium-bff/atrium/internal/hop"
+	"github.com/sony/gobreaker/v2"
 )
 
 // Status is the outcome of one source of a composite.
@@ -37,12 +35,16 @@ const (
 // InProcess is the instance reported for a call served inside the process.
 const InProcess = "in-process"
 
-// Source reports how one source of a composite went.
+// Source reports how one source of a composite went: its status, how long
+// it took, the instance that answered, how many requests it sent, whether
+// the answer came from the cache ("hit", or "stale" with status cached), and
+// the error of a failed source.
 type Source struct {
 	Status     Status  `json:"status"`
 	DurationMS float64 `json:"duration_ms"`
 	Instance   string  `json:"instance"`
 	Attempts   int     `json:"attempts"`
+	Cache      string  `json:"cache,omitempty"`
 	Error      string  `json:"error,omitempty"`
 }
 
@@ -51,20 +53,6 @@ type Source struct {
 type Meta struct {
 	Partial bool              `json:"partial"`
 	Sources map[string]Source `json:"sources"`
-}
-
-// Call is one named downstream call of a composite.
-type Call struct {
-	// Name names the source in _meta and Server-Timing.
-	Name string
-	// Required calls fail the composite when they fail; optional ones leave
-	// their part empty and mark the answer partial.
-	Required bool
-	// Timeout bounds the call. Zero means only the composite's deadline.
-	Timeout time.Duration
-	// Do makes the call and stores its result where the composite reads it.
-	// It must honour ctx.
-	Do func(ctx context.Context) error
 }
 
 // SourceError is the error of a required call that failed.
@@ -80,60 +68,10 @@ func (e *SourceError) Error() string {
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
-// Run runs calls in parallel and reports each in the returned Meta. When a
-// required call fails, Run cancels the others and returns its *SourceError;
-// a failed optional call only sets Meta.Partial.
-func Run(ctx context.Context, calls ...Call) (Meta, error) {
-	results := make([]Source, len(calls))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, call := range calls {
-		g.Go(func() error {
-			src, err := run(gctx, call)
-			results[i] = src
-			if err != nil && call.Required {
-				return &SourceError{Source: call.Name, Status: src.Status, Err: err}
-			}
-			return nil
-		})
-	}
-	err := g.Wait()
-	meta := Meta{Sources: make(map[string]Source, len(calls))}
-	for i, call := range calls {
-		meta.Sources[call.Name] = results[i]
-		if results[i].Status != StatusOK {
-			meta.Partial = true
-		}
-	}
-	return meta, err
-}
-
-func run(ctx context.Context, call Call) (Source, error) {
-	ctx, rec := hop.WithRecord(ctx)
-	if call.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, call.Timeout)
-		defer cancel()
-	}
-	start := time.Now()
-	err := call.Do(ctx)
-	src := Source{
-		Status:     StatusOK,
-		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
-		Instance:   rec.Instance(),
-		Attempts:   1,
-	}
-	if src.Instance == "" {
-		src.Instance = InProcess
-	}
-	if err != nil {
-		src.Status = classify(ctx, err)
-		src.Error = err.Error()
-	}
-	return src, err
-}
-
 func classify(ctx context.Context, err error) Status {
 	switch {
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return StatusCircuitOpen
 	case errors.Is(err, context.DeadlineExceeded):
 		return StatusTimeout
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:

@@ -6,54 +6,134 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
-func TestRunIsParallel(t *testing.T) {
-	// Every call waits until all have started: sequential calls would never
-	// get there and time out instead.
+// state is a test composite's state: each step writes its own slot.
+type state struct {
+	key  string
+	vals [8]string
+}
+
+// fetch declares a step that stores get's answer in slot i.
+func fetch(name string, i int, p orchestration.Policy, get func(context.Context) (string, error), after ...string) orchestration.Step[state] {
+	return orchestration.Fetch[state, string]{Name: name, Service: "svc-" + name, After: after, Policy: p,
+		Get: func(ctx context.Context, _ *state) (string, error) { return get(ctx) },
+		Set: func(s *state, v string) { s.vals[i] = v }}
+}
+
+func ok(v string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return v, nil }
+}
+
+var errBoom = errors.New("boom")
+
+func failing(context.Context) (string, error) { return "", errBoom }
+
+func plan(t *testing.T, rt *orchestration.Runtime, steps ...orchestration.Step[state]) *orchestration.Plan[state] {
+	t.Helper()
+	p, err := orchestration.NewPlan(rt, steps...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestIndependentStepsRunInParallel(t *testing.T) {
+	// Every step waits until all have started: run one after another, they
+	// would never get there and would time out instead.
 	const n = 4
 	var started sync.WaitGroup
 	started.Add(n)
 	all := make(chan struct{})
 	go func() { started.Wait(); close(all) }()
-	calls := make([]orchestration.Call, n)
-	for i := range calls {
-		calls[i] = orchestration.Call{Name: string(rune('a' + i)), Required: true, Timeout: 10 * time.Second,
-			Do: func(ctx context.Context) error {
-				started.Done()
-				select {
-				case <-all:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}}
+	wait := func(ctx context.Context) (string, error) {
+		started.Done()
+		select {
+		case <-all:
+			return "x", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
-	meta, err := orchestration.Run(context.Background(), calls...)
+	p := orchestration.Policy{Required: true, Timeout: 10 * time.Second}
+	var steps []orchestration.Step[state]
+	for i, name := range []string{"a", "b", "c", "d"} {
+		steps = append(steps, fetch(name, i, p, wait))
+	}
+	var s state
+	meta, err := plan(t, orchestration.NewRuntime(orchestration.RuntimeConfig{}), steps...).Run(context.Background(), &s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if meta.Partial || len(meta.Sources) != n {
-		t.Errorf("meta = %+v", meta)
+	if meta.Partial || len(meta.Sources) != n || s.vals[3] != "x" {
+		t.Errorf("meta = %+v, state %v", meta, s.vals)
 	}
-	for name, s := range meta.Sources {
-		if s.Status != orchestration.StatusOK || s.Instance != orchestration.InProcess || s.Attempts != 1 {
-			t.Errorf("%s: %+v", name, s)
+	for name, src := range meta.Sources {
+		if src.Status != orchestration.StatusOK || src.Instance != orchestration.InProcess || src.Attempts != 1 {
+			t.Errorf("%s: %+v", name, src)
 		}
 	}
 }
 
-var errBoom = errors.New("boom")
-
-func TestOptionalFailureIsPartial(t *testing.T) {
-	meta, err := orchestration.Run(context.Background(),
-		orchestration.Call{Name: "main", Required: true, Do: func(context.Context) error { return nil }},
-		orchestration.Call{Name: "extra", Do: func(context.Context) error { return errBoom }},
+func TestAStepWaitsOnlyForWhatItNeeds(t *testing.T) {
+	release := make(chan struct{})
+	var sawA atomic.Value
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	p := plan(t, rt,
+		fetch("a", 0, orchestration.Policy{}, ok("A")),
+		fetch("slow", 1, orchestration.Policy{}, func(ctx context.Context) (string, error) {
+			select { // finishes only once b has run: b must not wait for it
+			case <-release:
+				return "S", nil
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}),
+		orchestration.Fetch[state, string]{Name: "b", Service: "svc-b", After: []string{"a"},
+			Get: func(_ context.Context, s *state) (string, error) {
+				sawA.Store(s.vals[0])
+				close(release)
+				return "B", nil
+			},
+			Set: func(s *state, v string) { s.vals[2] = v }},
 	)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var s state
+	if _, err := p.Run(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	if sawA.Load() != "A" || s.vals != [8]string{"A", "S", "B"} {
+		t.Errorf("b saw %v; state %v", sawA.Load(), s.vals)
+	}
+}
+
+func TestPlanRejectsBadGraphs(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	for name, steps := range map[string][]orchestration.Step[state]{
+		"unknown dependency": {fetch("a", 0, orchestration.Policy{}, ok("A"), "nope")},
+		"forward dependency": {fetch("a", 0, orchestration.Policy{}, ok("A"), "b"), fetch("b", 1, orchestration.Policy{}, ok("B"))},
+		"duplicate name":     {fetch("a", 0, orchestration.Policy{}, ok("A")), fetch("a", 1, orchestration.Policy{}, ok("B"))},
+	} {
+		if _, err := orchestration.NewPlan(rt, steps...); err == nil {
+			t.Errorf("%s: NewPlan accepted it", name)
+		}
+	}
+}
+
+func TestOptionalFailureIsPartialAndSkipsDependents(t *testing.T) {
+	var s state
+	meta, err := plan(t, orchestration.NewRuntime(orchestration.RuntimeConfig{}),
+		fetch("main", 0, orchestration.Policy{Required: true}, ok("M")),
+		fetch("extra", 1, orchestration.Policy{}, failing),
+		fetch("enrich", 2, orchestration.Policy{}, ok("E"), "extra"),
+	).Run(context.Background(), &s)
 	if err != nil {
 		t.Fatalf("an optional failure failed the composite: %v", err)
 	}
@@ -63,13 +143,17 @@ func TestOptionalFailureIsPartial(t *testing.T) {
 	if !strings.Contains(meta.Sources["extra"].Error, "boom") {
 		t.Errorf("the source's error is not reported: %+v", meta.Sources["extra"])
 	}
+	if meta.Sources["enrich"].Status != orchestration.StatusSkipped || s.vals[2] != "" {
+		t.Errorf("a step after a failed one ran: %+v, %q", meta.Sources["enrich"], s.vals[2])
+	}
 }
 
 func TestRequiredFailureCancelsTheRest(t *testing.T) {
-	meta, err := orchestration.Run(context.Background(),
-		orchestration.Call{Name: "main", Required: true, Do: func(context.Context) error { return errBoom }},
-		orchestration.Call{Name: "slow", Do: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
-	)
+	var s state
+	meta, err := plan(t, orchestration.NewRuntime(orchestration.RuntimeConfig{}),
+		fetch("main", 0, orchestration.Policy{Required: true}, failing),
+		fetch("slow", 1, orchestration.Policy{}, func(ctx context.Context) (string, error) { <-ctx.Done(); return "", ctx.Err() }),
+	).Run(context.Background(), &s)
 	var se *orchestration.SourceError
 	if !errors.As(err, &se) || se.Source != "main" || !errors.Is(err, errBoom) {
 		t.Fatalf("err = %v, want main's SourceError wrapping boom", err)
@@ -82,19 +166,182 @@ func TestRequiredFailureCancelsTheRest(t *testing.T) {
 	}
 }
 
-func TestTimeout(t *testing.T) {
-	_, err := orchestration.Run(context.Background(),
-		orchestration.Call{Name: "hung", Required: true, Timeout: time.Millisecond, Do: func(ctx context.Context) error {
+func TestTimeoutIs504(t *testing.T) {
+	var s state
+	_, err := plan(t, orchestration.NewRuntime(orchestration.RuntimeConfig{}),
+		fetch("hung", 0, orchestration.Policy{Required: true, Timeout: time.Millisecond}, func(ctx context.Context) (string, error) {
 			<-ctx.Done()
-			return ctx.Err()
-		}},
-	)
+			return "", ctx.Err()
+		}),
+	).Run(context.Background(), &s)
 	var se *orchestration.SourceError
 	if !errors.As(err, &se) || se.Status != orchestration.StatusTimeout {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
 	if p := orchestration.Problem(err); p == nil || p.Status != http.StatusGatewayTimeout {
 		t.Errorf("Problem = %+v, want 504", p)
+	}
+}
+
+var errGone = domain.New(domain.NotFound, "gone")
+
+func TestRetriesAreForFailuresNotAnswers(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	var calls atomic.Int32
+	flaky := func(context.Context) (string, error) {
+		if calls.Add(1) < 3 {
+			return "", errBoom
+		}
+		return "ok", nil
+	}
+	var s state
+	meta, err := plan(t, rt, fetch("flaky", 0, orchestration.Policy{Required: true, Retries: 2}, flaky)).Run(context.Background(), &s)
+	if err != nil || s.vals[0] != "ok" || meta.Sources["flaky"].Attempts != 3 {
+		t.Fatalf("err %v, value %q, meta %+v: want success on the third attempt", err, s.vals[0], meta.Sources["flaky"])
+	}
+	calls.Store(0)
+	gone := func(context.Context) (string, error) { calls.Add(1); return "", errGone }
+	_, err = plan(t, rt, fetch("gone", 0, orchestration.Policy{Required: true, Retries: 2}, gone)).Run(context.Background(), &s)
+	if calls.Load() != 1 || !errors.Is(err, errGone) {
+		t.Errorf("a not-found answer was tried %d times (err %v); want once", calls.Load(), err)
+	}
+	if p := orchestration.Problem(err); p == nil || p.Status != http.StatusNotFound {
+		t.Errorf("Problem = %+v, want the downstream 404 kept", p)
+	}
+}
+
+func TestRetryBudgetStopsRetriesInAnOutage(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{RetryBudget: 10, RetryRatio: 0.1, BreakerFailures: 1000})
+	var calls atomic.Int32
+	down := func(context.Context) (string, error) { calls.Add(1); return "", errBoom }
+	p := plan(t, rt, fetch("down", 0, orchestration.Policy{Retries: 3}, down))
+	const requests = 50
+	for range requests {
+		var s state
+		p.Run(context.Background(), &s)
+	}
+	// Without a budget: 50 * 4 = 200 calls. With it, retries stop once half
+	// the 10 tokens are spent.
+	if got := calls.Load(); got > requests+6 {
+		t.Errorf("%d requests made %d calls; the budget allows at most %d", requests, got, requests+6)
+	}
+}
+
+func TestBreakerOpensAndRecoversThroughHalfOpen(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 3, BreakerCooldown: 50 * time.Millisecond})
+	var healthy atomic.Bool
+	var calls atomic.Int32
+	svc := func(context.Context) (string, error) {
+		calls.Add(1)
+		if healthy.Load() {
+			return "up", nil
+		}
+		return "", errBoom
+	}
+	p := plan(t, rt, fetch("x", 0, orchestration.Policy{Required: true}, svc))
+	run := func() (orchestration.Meta, error) {
+		var s state
+		return p.Run(context.Background(), &s)
+	}
+	for range 3 {
+		run()
+	}
+	if rt.BreakerState("svc-x") != "open" {
+		t.Fatalf("breaker %s after 3 failures, want open", rt.BreakerState("svc-x"))
+	}
+	before := calls.Load()
+	meta, err := run()
+	if calls.Load() != before || meta.Sources["x"].Status != orchestration.StatusCircuitOpen {
+		t.Errorf("an open breaker let a call through: %+v", meta.Sources["x"])
+	}
+	if p := orchestration.Problem(err); p == nil || p.Status != http.StatusServiceUnavailable {
+		t.Errorf("Problem = %+v, want 503", p)
+	}
+	healthy.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for rt.BreakerState("svc-x") != "half-open" {
+		if time.Now().After(deadline) {
+			t.Fatal("breaker never went half-open")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := run(); err != nil || rt.BreakerState("svc-x") != "closed" {
+		t.Errorf("after a good probe: %v, breaker %s; want closed", err, rt.BreakerState("svc-x"))
+	}
+}
+
+func TestCacheStaleIfErrorAndCoalescing(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 1000})
+	var calls atomic.Int32
+	var up atomic.Bool
+	up.Store(true)
+	gate := make(chan struct{})
+	svc := func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		<-gate
+		if up.Load() {
+			return "v1", nil
+		}
+		return "", errBoom
+	}
+	p := plan(t, rt, orchestration.Fetch[state, string]{Name: "c", Service: "svc-c",
+		Policy: orchestration.Policy{CacheTTL: time.Nanosecond, StaleTTL: time.Hour},
+		Key:    func(s *state) string { return s.key },
+		Get:    func(ctx context.Context, _ *state) (string, error) { return svc(ctx) },
+		Set:    func(s *state, v string) { s.vals[0] = v }})
+
+	// 100 identical concurrent reads share one call.
+	const n = 100
+	var wg sync.WaitGroup
+	results := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			s := state{key: "k"}
+			p.Run(context.Background(), &s)
+			results[i] = s.vals[0]
+		})
+	}
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others pile up behind the first call
+	close(gate)
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Errorf("%d concurrent identical reads made %d calls, want 1", n, calls.Load())
+	}
+	for i, r := range results {
+		if r != "v1" {
+			t.Fatalf("reader %d got %q", i, r)
+		}
+	}
+
+	// The value is stale (TTL 1ns); the service fails: stale-if-error.
+	up.Store(false)
+	s := state{key: "k"}
+	meta, err := p.Run(context.Background(), &s)
+	if err != nil || s.vals[0] != "v1" || meta.Sources["c"].Status != orchestration.StatusCached || meta.Sources["c"].Cache != "stale" {
+		t.Errorf("stale-if-error: %v, %q, %+v", err, s.vals[0], meta.Sources["c"])
+	}
+	if meta.Partial {
+		t.Error("a stale answer marked the composite partial")
+	}
+}
+
+func TestHedgingAnswersFromTheFasterAttempt(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	var calls atomic.Int32
+	svc := func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 { // the first request hangs until cancelled
+			<-ctx.Done()
+			return "", ctx.Err()
+		}
+		return "fast", nil
+	}
+	var s state
+	meta, err := plan(t, rt, fetch("h", 0, orchestration.Policy{Required: true, Hedge: true, Timeout: 10 * time.Second}, svc)).Run(context.Background(), &s)
+	if err != nil || s.vals[0] != "fast" || meta.Sources["h"].Attempts != 2 {
+		t.Errorf("hedged read: %v, %q, %+v", err, s.vals[0], meta.Sources["h"])
 	}
 }
 

@@ -7,46 +7,241 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/orders"
+	"github.com/atrium-bff/atrium/services/payments"
+	"github.com/atrium-bff/atrium/services/users"
 )
 
 // Routes adds the composite endpoints to g, the /api/v1 group:
 //
-//	GET /products/{id}/page
+//	GET    /products?category=&q=&limit=&cursor=
+//	GET    /products/{id}/page
+//	GET    /users/{id}/dashboard
+//	GET    /users/{id}/cart
+//	POST   /users/{id}/cart/items                {"product_id":"p001","quantity":1}
+//	PATCH  /users/{id}/cart/items/{product_id}   {"quantity":2}
+//	DELETE /users/{id}/cart/items/{product_id}
+//	DELETE /users/{id}/cart
+//	POST   /checkout                             {"user_id":"u01"}, Idempotency-Key header
 func (c *Composer) Routes(g *echo.Group) {
-	g.GET("/products/:id/page", func(e echo.Context) error {
-		id := e.Param("id")
-		if !catalog.ValidID(id) {
-			return problem.Newf(http.StatusBadRequest, "invalid", "malformed product id %q: want p and 3 to 8 digits", id)
+	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(e echo.Context) error {
+			e.Set(startKey, time.Now())
+			return next(e)
 		}
-		start := time.Now()
-		page, err := c.ProductPage(e.Request().Context(), id)
+	})
+	g.GET("/products", func(e echo.Context) error {
+		limit, err := rest.Limit(e, catalog.DefaultLimit, catalog.MaxLimit)
 		if err != nil {
 			return err
 		}
-		e.Response().Header().Set("Server-Timing", ServerTiming(page.Meta, time.Since(start)))
-		return e.JSON(http.StatusOK, page)
+		return answer(e, http.StatusOK)(c.Products(e.Request().Context(), catalog.ListQuery{
+			Category: e.QueryParam("category"), Q: e.QueryParam("q"), Limit: limit, Cursor: e.QueryParam("cursor"),
+		}))
+	})
+	g.GET("/products/:id/page", func(e echo.Context) error {
+		id, err := param(e, "id", catalog.ValidID, "p and 3 to 8 digits")
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
+	})
+	user := func(e echo.Context) (string, error) { return param(e, "id", users.ValidID, "u and 2 to 8 digits") }
+	g.GET("/users/:id/dashboard", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id))
+	})
+	g.GET("/users/:id/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Cart(e.Request().Context(), id))
+	})
+	g.POST("/users/:id/cart/items", func(e echo.Context) error {
+		var body struct {
+			ProductID string `json:"product_id"`
+			Quantity  int    `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(body.ProductID, body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: body.ProductID, Quantity: body.Quantity, Add: true}))
+	})
+	g.PATCH("/users/:id/cart/items/:product_id", func(e echo.Context) error {
+		var body struct {
+			Quantity int `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(e.Param("product_id"), body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: e.Param("product_id"), Quantity: body.Quantity}))
+	})
+	g.DELETE("/users/:id/cart/items/:product_id", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		pid, err := param(e, "product_id", catalog.ValidID, "p and 3 to 8 digits")
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.RemoveFromCart(e.Request().Context(), id, pid))
+	})
+	g.DELETE("/users/:id/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.ClearCart(e.Request().Context(), id))
+	})
+	g.POST("/checkout", func(e echo.Context) error {
+		var body struct {
+			UserID string `json:"user_id"`
+		}
+		if err := rest.Bind(e, &body); err != nil {
+			return err
+		}
+		if !users.ValidID(body.UserID) {
+			return problem.Newf(http.StatusBadRequest, "invalid", "user_id %q is not a user id (u and 2 to 8 digits)", body.UserID)
+		}
+		key := e.Request().Header.Get("Idempotency-Key")
+		if key != "" && !orders.ValidKey(key) {
+			return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
+		}
+		res, err := c.Checkout(e.Request().Context(), body.UserID, key)
+		if err == nil && res.Replayed {
+			e.Response().Header().Set("Idempotent-Replayed", "true")
+		}
+		return answer(e, http.StatusCreated)(res, err)
 	})
 }
 
-// Problem maps a composite's error to its problem: a missing primary entity
-// stays a 404; a failed required source is a 504 when it timed out, a 503
-// when its circuit is open, and a 502 otherwise. It returns nil for errors
-// that are not a composite's.
-func Problem(err error) *problem.Problem {
-	if errors.Is(err, catalog.ErrNotFound) {
-		return problem.New(http.StatusNotFound, "product_not_found", err.Error())
+// answer returns what answers a composite's result: the error, or the
+// result as JSON with status and a Server-Timing header made from its meta.
+func answer(e echo.Context, status int) func(metered, error) error {
+	return func(v metered, err error) error {
+		if err != nil {
+			return err
+		}
+		start, _ := e.Get(startKey).(time.Time)
+		e.Response().Header().Set("Server-Timing", ServerTiming(v.meta(), time.Since(start)))
+		return e.JSON(status, v)
 	}
+}
+
+// metered is a composite's result.
+type metered interface{ meta() Meta }
+
+const startKey = "atrium.start"
+
+func (p ProductPage) meta() Meta { return p.Meta }
+func (l Listing) meta() Meta     { return l.Meta }
+func (d Dashboard) meta() Meta   { return d.Meta }
+func (r CartResult) meta() Meta  { return r.Meta }
+func (c Checkout) meta() Meta    { return c.Meta }
+
+func param(e echo.Context, name string, valid func(string) bool, want string) (string, error) {
+	v := e.Param(name)
+	if !valid(v) {
+		return "", problem.Newf(http.StatusBadRequest, "invalid", "malformed %s %q: want %s", name, v, want)
+	}
+	return v, nil
+}
+
+func checkItem(productID string, quantity int) error {
+	if !catalog.ValidID(productID) {
+		return problem.Newf(http.StatusBadRequest, "invalid", "product_id %q is not a product id (p and 3 to 8 digits)", productID)
+	}
+	if quantity < 1 || quantity > cart.MaxQuantity {
+		return problem.Newf(http.StatusBadRequest, "invalid", "quantity must be 1 to %d, got %d", cart.MaxQuantity, quantity)
+	}
+	return nil
+}
+
+// problems names the domain errors a composite can answer with.
+var problems = rest.Errors{
+	{Err: catalog.ErrNotFound, Code: "product_not_found"},
+	{Err: ErrNoSuchProduct, Code: "product_not_found"},
+	{Err: users.ErrNotFound, Code: "user_not_found"},
+	{Err: cart.ErrNotFound, Code: "item_not_in_cart"},
+	{Err: cart.ErrFull, Code: "cart_full"},
+	{Err: ErrExceedsStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrInsufficientStock, Code: "insufficient_stock"},
+	{Err: payments.ErrDeclined, Code: "payment_declined"},
+	{Err: ErrEmptyCart, Code: "cart_empty"},
+	{Err: ErrProductGone, Code: "product_gone"},
+	{Err: ErrKeyReused, Code: "idempotency_key_reused"},
+}
+
+// Problem maps a composite's error to its problem. A domain answer keeps its
+// status (a missing product stays a 404); a failed required source is a 504
+// when it timed out, a 503 when its circuit is open, and a 502 otherwise. A
+// failed checkout also names its step and what was undone. It returns nil
+// for errors that are not a composite's.
+func Problem(err error) *problem.Problem {
+	p := sourceProblem(err)
+	var ce *CheckoutError
+	if p != nil && errors.As(err, &ce) {
+		p.Detail = ce.Error()
+		p.Ext = map[string]any{"step": ce.Step, "compensated": nonNil(ce.Compensated), "pending": nonNil(ce.Pending)}
+	}
+	return p
+}
+
+func sourceProblem(err error) *problem.Problem {
+	if p := problems.Problem(err); p != nil {
+		return p
+	}
+	if k := domain.KindOf(err); k != 0 {
+		return problem.New(k.Status(), k.String(), err.Error())
+	}
+	status := StatusError
 	var se *SourceError
-	if !errors.As(err, &se) {
+	var ce *CheckoutError
+	switch {
+	case errors.As(err, &se):
+		status = se.Status
+	case errors.As(err, &ce):
+		status = ce.Meta.Sources[ce.Step].Status
+	default:
 		return nil
 	}
-	switch se.Status {
+	switch status {
 	case StatusTimeout:
-		return problem.New(http.StatusGatewayTimeout, "source_timeout", se.Error())
+		return problem.New(http.StatusGatewayTimeout, "source_timeout", err.Error())
 	case StatusCircuitOpen:
-		return problem.New(http.StatusServiceUnavailable, "source_circuit_open", se.Error())
+		return problem.New(http.StatusServiceUnavailable, "source_circuit_open", err.Error())
 	}
-	return problem.New(http.StatusBadGateway, "source_failed", se.Error())
+	return problem.New(http.StatusBadGateway, "source_failed", err.Error())
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package orchestration
 
 import (
 	"context"
+	"strings"
 
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -36,19 +37,38 @@ func toStockView(s inventory.Stock) *StockView {
 	return &StockView{Available: s.Available, Status: status}
 }
 
+// stockByID indexes stock levels as StockViews.
+func stockByID(stock []inventory.Stock) map[string]*StockView {
+	out := make(map[string]*StockView, len(stock))
+	for _, s := range stock {
+		out[s.ProductID] = toStockView(s)
+	}
+	return out
+}
+
 // Rating is a product's rating summary.
 type Rating struct {
 	Count   int     `json:"count"`
 	Average float64 `json:"average"`
 }
 
+func ratingByID(sums []reviews.Summary) map[string]*Rating {
+	out := make(map[string]*Rating, len(sums))
+	for _, s := range sums {
+		out[s.ProductID] = &Rating{Count: s.Count, Average: s.Average}
+	}
+	return out
+}
+
 // RecommendedProduct is a recommendation with what a product tile shows.
+// Stock is null when the stock source failed.
 type RecommendedProduct struct {
-	ID         string  `json:"id"`
-	Name       string  `json:"name"`
-	PriceCents int64   `json:"price_cents"`
-	Currency   string  `json:"currency"`
-	Score      float64 `json:"score"`
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	PriceCents int64      `json:"price_cents"`
+	Currency   string     `json:"currency"`
+	Score      float64    `json:"score"`
+	Stock      *StockView `json:"stock"`
 }
 
 // ProductPage is the product page: the product and everything around it.
@@ -68,65 +88,87 @@ const (
 	pageRecommendations = 4
 )
 
-// ProductPage composes the page of product id: the product (required), its
-// stock, rating, top reviews and recommendations (optional), all in
-// parallel. The recommendations are enriched with names and prices in one
-// batched catalog call.
+type pageState struct {
+	id          string
+	page        ProductPage
+	recs        []recommendations.Recommendation
+	recProducts []catalog.Product
+	recStock    []inventory.Stock
+}
+
+func (s *pageState) recIDs() []string {
+	ids := make([]string, len(s.recs))
+	for i, r := range s.recs {
+		ids[i] = r.ProductID
+	}
+	return ids
+}
+
+func pageID(s *pageState) string { return s.id }
+
+func recKey(s *pageState) string { return strings.Join(s.recIDs(), ",") }
+
+// productPagePlan: the product (required), its stock, rating, top reviews
+// and recommendations in parallel; then the recommended products' details
+// and stock, each in one batched call.
+func (c *Composer) productPagePlan() *Plan[pageState] {
+	return MustPlan(c.rt,
+		Fetch[pageState, catalog.Product]{Name: "product", Service: "catalog", Policy: c.read(true, ttlStatic), Key: pageID,
+			Get: func(ctx context.Context, s *pageState) (catalog.Product, error) {
+				return c.svc.Catalog.Product(ctx, s.id)
+			},
+			Set: func(s *pageState, v catalog.Product) { s.page.Product = v }},
+		Fetch[pageState, inventory.Stock]{Name: "stock", Service: "inventory", Policy: c.read(false, ttlStock), Key: pageID,
+			Get: func(ctx context.Context, s *pageState) (inventory.Stock, error) {
+				return c.svc.Inventory.Stock(ctx, s.id)
+			},
+			Set: func(s *pageState, v inventory.Stock) { s.page.Stock = toStockView(v) }},
+		Fetch[pageState, reviews.Summary]{Name: "rating", Service: "reviews", Policy: c.read(false, ttlStatic), Key: pageID,
+			Get: func(ctx context.Context, s *pageState) (reviews.Summary, error) {
+				return c.svc.Reviews.Summary(ctx, s.id)
+			},
+			Set: func(s *pageState, v reviews.Summary) { s.page.Rating = &Rating{Count: v.Count, Average: v.Average} }},
+		Fetch[pageState, []reviews.Review]{Name: "reviews", Service: "reviews", Policy: c.read(false, ttlStatic), Key: pageID,
+			Get: func(ctx context.Context, s *pageState) ([]reviews.Review, error) {
+				return c.svc.Reviews.Top(ctx, s.id, pageReviews)
+			},
+			Set: func(s *pageState, v []reviews.Review) { s.page.Reviews = v }},
+		Fetch[pageState, []recommendations.Recommendation]{Name: "recommendations", Service: "recommendations", Policy: c.read(false, ttlStatic), Key: pageID,
+			Get: func(ctx context.Context, s *pageState) ([]recommendations.Recommendation, error) {
+				return c.svc.Recommendations.ForProduct(ctx, s.id, pageRecommendations)
+			},
+			Set: func(s *pageState, v []recommendations.Recommendation) { s.recs = v }},
+		Fetch[pageState, []catalog.Product]{Name: "recommended_products", Service: "catalog", After: []string{"recommendations"},
+			Policy: c.read(false, ttlStatic), Key: recKey,
+			Get: func(ctx context.Context, s *pageState) ([]catalog.Product, error) {
+				return c.svc.Catalog.Products(ctx, s.recIDs())
+			},
+			Set: func(s *pageState, v []catalog.Product) { s.recProducts = v }},
+		Fetch[pageState, []inventory.Stock]{Name: "recommended_stock", Service: "inventory", After: []string{"recommendations"},
+			Policy: c.read(false, ttlStock), Key: recKey,
+			Get: func(ctx context.Context, s *pageState) ([]inventory.Stock, error) {
+				return c.svc.Inventory.Stocks(ctx, s.recIDs())
+			},
+			Set: func(s *pageState, v []inventory.Stock) { s.recStock = v }},
+	)
+}
+
+// ProductPage composes the page of product id.
 func (c *Composer) ProductPage(ctx context.Context, id string) (ProductPage, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
 	defer cancel()
-	var page ProductPage
-	meta, err := Run(ctx,
-		Call{Name: "product", Required: true, Timeout: c.cfg.CallTimeout, Do: func(ctx context.Context) (err error) {
-			page.Product, err = c.svc.Catalog.Product(ctx, id)
-			return err
-		}},
-		Call{Name: "stock", Timeout: c.cfg.CallTimeout, Do: func(ctx context.Context) error {
-			s, err := c.svc.Inventory.Stock(ctx, id)
-			if err == nil {
-				page.Stock = toStockView(s)
-			}
-			return err
-		}},
-		Call{Name: "rating", Timeout: c.cfg.CallTimeout, Do: func(ctx context.Context) error {
-			s, err := c.svc.Reviews.Summary(ctx, id)
-			if err == nil {
-				page.Rating = &Rating{Count: s.Count, Average: s.Average}
-			}
-			return err
-		}},
-		Call{Name: "reviews", Timeout: c.cfg.CallTimeout, Do: func(ctx context.Context) (err error) {
-			page.Reviews, err = c.svc.Reviews.Top(ctx, id, pageReviews)
-			return err
-		}},
-		Call{Name: "recommendations", Timeout: c.cfg.CallTimeout, Do: func(ctx context.Context) (err error) {
-			page.Recommendations, err = c.recommend(ctx, id, pageRecommendations)
-			return err
-		}},
-	)
-	page.Meta = meta
-	return page, err
+	s := pageState{id: id}
+	meta, err := c.productPage.Run(ctx, &s)
+	if s.recProducts != nil {
+		s.page.Recommendations = enrich(s.recs, s.recProducts, stockByID(s.recStock))
+	}
+	s.page.Meta = meta
+	return s.page, err
 }
 
-// recommend returns the recommendations for id with their catalog details,
-// in one batched catalog call; products the catalog no longer has are left out.
-func (c *Composer) recommend(ctx context.Context, id string, limit int) ([]RecommendedProduct, error) {
-	recs, err := c.svc.Recommendations.ForProduct(ctx, id, limit)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ProductID
-	}
-	products, err := c.svc.Catalog.Products(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	return enrich(recs, products), nil
-}
-
-func enrich(recs []recommendations.Recommendation, products []catalog.Product) []RecommendedProduct {
+// enrich joins recommendations with their products and stock; products the
+// catalog no longer has are left out.
+func enrich(recs []recommendations.Recommendation, products []catalog.Product, stock map[string]*StockView) []RecommendedProduct {
 	byID := make(map[string]catalog.Product, len(products))
 	for _, p := range products {
 		byID[p.ID] = p
@@ -134,7 +176,8 @@ func enrich(recs []recommendations.Recommendation, products []catalog.Product) [
 	out := make([]RecommendedProduct, 0, len(recs))
 	for _, r := range recs {
 		if p, ok := byID[r.ProductID]; ok {
-			out = append(out, RecommendedProduct{ID: p.ID, Name: p.Name, PriceCents: p.PriceCents, Currency: p.Currency, Score: r.Score})
+			out = append(out, RecommendedProduct{ID: p.ID, Name: p.Name, PriceCents: p.PriceCents,
+				Currency: p.Currency, Score: r.Score, Stock: stock[p.ID]})
 		}
 	}
 	return out

@@ -46,11 +46,11 @@ func TestProductPage(t *testing.T) {
 		t.Fatalf("page = %+v", page)
 	}
 	for _, r := range page.Recommendations {
-		if r.Name == "" || r.PriceCents == 0 {
+		if r.Name == "" || r.PriceCents == 0 || r.Stock == nil {
 			t.Errorf("recommendation not enriched: %+v", r)
 		}
 	}
-	if page.Meta.Partial || len(page.Meta.Sources) != 5 {
+	if page.Meta.Partial || len(page.Meta.Sources) != 7 {
 		t.Errorf("meta = %+v", page.Meta)
 	}
 }

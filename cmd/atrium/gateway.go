@@ -68,6 +68,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Logger: logger, AdminToken: g.token, Registry: reg,
 		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
 		Upstreams: upstreams,
+		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
 		Ready:     allRegistered(reg),
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())

@@ -36,8 +36,11 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token,
-				Composer:  orchestration.New(local.Services, orchestration.Config{}),
+				Composer: orchestration.New(local.Services, orchestration.Config{
+					Runtime: orchestration.RuntimeConfig{Before: local.Faults.Apply},
+				}),
 				Upstreams: local.Handlers,
+				Faults:    local.Faults,
 			})
 			return server.Serve(ctx, ln, e)
 		},

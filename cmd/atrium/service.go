@@ -13,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/orchestration"
@@ -75,8 +76,13 @@ func serviceCommand() *ffcli.Command {
 					return next(c)
 				}
 			})
+			e.Use(server.Deadline())
 			server.Health(e, nil)
-			e.Any("/*", echo.WrapHandler(h))
+			faults := new(fault.Injector)
+			if c.token != "" {
+				fault.Routes(e.Group("/admin/faults", server.RequireToken(c.token)), inst.ID, faults)
+			}
+			e.Any("/*", echo.WrapHandler(faults.Middleware(h)))
 
 			// Serve until ctx is done, deregistering before the server drains,
 			// so the gateway stops sending requests before they would fail.

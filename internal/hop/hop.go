@@ -9,6 +9,10 @@ import (
 	"sync/atomic"
 )
 
+// TimeoutHeader carries a call's remaining deadline downstream, in
+// milliseconds, so that the service gives up its work when its caller has.
+const TimeoutHeader = "X-Atrium-Timeout-Ms"
+
 type recordKey struct{}
 
 // Record holds the id of the instance that last served a call.

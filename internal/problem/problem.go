@@ -23,6 +23,22 @@ type Problem struct {
 	Instance  string `json:"instance,omitempty"`
 	Code      string `json:"code,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Ext holds further extension members, written beside the others.
+	Ext map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the members and the extension members in one object.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	type plain Problem
+	b, err := json.Marshal(plain(p))
+	if err != nil || len(p.Ext) == 0 {
+		return b, err
+	}
+	ext, err := json.Marshal(p.Ext)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(b[:len(b)-1], ','), ext[1:]...), nil
 }
 
 // New returns a problem with the status's standard title and the given detail.

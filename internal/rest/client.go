@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 )
 
@@ -77,6 +79,9 @@ func Send[T any](ctx context.Context, c *Client, method, path string, body any) 
 func do[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (T, error) {
 	var out T
 	req := c.r.R().SetContext(ctx).SetResult(&out).SetError(&problem.Problem{})
+	if d, ok := ctx.Deadline(); ok {
+		req.SetHeader(hop.TimeoutHeader, strconv.FormatInt(max(time.Until(d).Milliseconds(), 1), 10))
+	}
 	if query != nil {
 		req.SetQueryParamsFromValues(query)
 	}

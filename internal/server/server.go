@@ -4,16 +4,20 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 )
 
@@ -110,6 +114,9 @@ func toProblem(err error, mapErr func(error) *problem.Problem) *problem.Problem 
 			return p
 		}
 	}
+	if k := domain.KindOf(err); k != 0 {
+		return problem.New(k.Status(), k.String(), err.Error())
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		detail := fmt.Sprint(he.Message)
@@ -146,6 +153,41 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+// Deadline gives each request the deadline its caller propagated in the
+// hop.TimeoutHeader header, so that work for a caller who gave up stops.
+func Deadline() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ms, err := strconv.ParseInt(c.Request().Header.Get(hop.TimeoutHeader), 10, 64)
+			if err != nil || ms <= 0 {
+				return next(c)
+			}
+			ctx, cancel := context.WithTimeout(c.Request().Context(), time.Duration(ms)*time.Millisecond)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// RequireToken admits requests that carry "Authorization: Bearer <token>".
+func RequireToken(token string) echo.MiddlewareFunc {
+	want := []byte("Bearer " + token)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			got := c.Request().Header.Get(echo.HeaderAuthorization)
+			if got == "" {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
+				return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
+			}
+			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+				return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
+			}
+			return next(c)
+		}
+	}
 }
 
 // Health registers GET /healthz (alive) and GET /readyz (ready when ready

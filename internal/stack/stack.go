@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 
+	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/services/cart"
@@ -97,14 +98,17 @@ func Remote(rt http.RoundTripper) orchestration.Services {
 type Local struct {
 	// Services are the in-process implementations.
 	Services orchestration.Services
-	// Handlers serve each service's HTTP API, by name.
+	// Handlers serve each service's HTTP API, by name, behind its faults.
 	Handlers map[string]http.Handler
-	closers  []io.Closer
+	// Faults are each service's fault injectors: apply them to in-process
+	// calls with Faults.Apply.
+	Faults  fault.Local
+	closers []io.Closer
 }
 
 // OpenAll opens every service in-process, keeping files under dataDir.
 func OpenAll(dataDir string) (*Local, error) {
-	l := &Local{Handlers: make(map[string]http.Handler, len(Names))}
+	l := &Local{Handlers: make(map[string]http.Handler, len(Names)), Faults: fault.Local{}}
 	for _, name := range Names {
 		h, closer, err := Open(name, dataDir, &l.Services)
 		if err != nil {
@@ -114,7 +118,8 @@ func OpenAll(dataDir string) (*Local, error) {
 		if closer != nil {
 			l.closers = append(l.closers, closer)
 		}
-		l.Handlers[name] = h
+		l.Faults[name] = new(fault.Injector)
+		l.Handlers[name] = l.Faults[name].Middleware(h)
 	}
 	return l, nil
 }

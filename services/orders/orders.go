@@ -58,6 +58,8 @@ type Service interface {
 	Create(ctx context.Context, o NewOrder) (Order, error)
 	// Order returns one order, or ErrNotFound.
 	Order(ctx context.Context, id string) (Order, error)
+	// ByKey returns the order created with an idempotency key, or ErrNotFound.
+	ByKey(ctx context.Context, key string) (Order, error)
 	// ByUser returns up to limit of a user's orders, newest first.
 	ByUser(ctx context.Context, userID string, limit int) ([]Order, error)
 }
@@ -72,10 +74,15 @@ var (
 	idPattern      = regexp.MustCompile(`^o-[0-9]{6,12}$`)
 	userPattern    = regexp.MustCompile(`^u[0-9]{2,8}$`)
 	productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
+	keyPattern     = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 )
 
 // ValidID reports whether id is a well-formed order id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
+
+// ValidKey reports whether key is a usable idempotency key: 1 to 200
+// printable ASCII characters.
+func ValidKey(key string) bool { return keyPattern.MatchString(key) }
 
 // ValidUserID reports whether id is a well-formed user id.
 func ValidUserID(id string) bool { return userPattern.MatchString(id) }

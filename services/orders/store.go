@@ -72,7 +72,7 @@ func validate(o NewOrder) error {
 			return fmt.Errorf("bad line %+v: %w", l, ErrInvalid)
 		}
 	}
-	if len(o.Currency) != 3 || len(o.Key) > 200 {
+	if len(o.Currency) != 3 || (o.Key != "" && !ValidKey(o.Key)) {
 		return fmt.Errorf("bad currency or key: %w", ErrInvalid)
 	}
 	return nil
@@ -123,6 +123,18 @@ func (s *Store) Order(ctx context.Context, id string) (Order, error) {
 	o, err := s.one(ctx, "seq = ?", seq)
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// ByKey implements Service.
+func (s *Store) ByKey(ctx context.Context, key string) (Order, error) {
+	if !ValidKey(key) {
+		return Order{}, fmt.Errorf("malformed idempotency key: %w", ErrInvalid)
+	}
+	o, err := s.one(ctx, "idem_key = ?", key)
+	if err != nil {
+		return Order{}, fmt.Errorf("order with key %q: %w", key, err)
 	}
 	return o, nil
 }

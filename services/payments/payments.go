@@ -48,6 +48,8 @@ type Service interface {
 	Charge(ctx context.Context, req ChargeRequest) (Charge, error)
 	// Refund refunds a charge; refunding twice is a no-op.
 	Refund(ctx context.Context, chargeID string) (Charge, error)
+	// ByKey returns the charge made with an idempotency key, or ErrNotFound.
+	ByKey(ctx context.Context, key string) (Charge, error)
 	// Get returns one charge, or ErrNotFound.
 	Get(ctx context.Context, chargeID string) (Charge, error)
 }
@@ -62,7 +64,12 @@ var (
 var (
 	idPattern   = regexp.MustCompile(`^ch-[0-9]{1,12}$`)
 	userPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)
+	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 )
+
+// ValidKey reports whether key is a usable idempotency key: 1 to 200
+// printable ASCII characters.
+func ValidKey(key string) bool { return keyPattern.MatchString(key) }
 
 // ValidID reports whether id is a well-formed charge id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }

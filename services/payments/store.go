@@ -23,7 +23,7 @@ func New() *Store {
 
 // Charge implements Service.
 func (s *Store) Charge(_ context.Context, req ChargeRequest) (Charge, error) {
-	if !userPattern.MatchString(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || len(req.Key) > 200 {
+	if !userPattern.MatchString(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !ValidKey(req.Key)) {
 		return Charge{}, fmt.Errorf("charge %+v: %w", req, ErrInvalid)
 	}
 	s.mu.Lock()
@@ -50,6 +50,20 @@ func (s *Store) Charge(_ context.Context, req ChargeRequest) (Charge, error) {
 // Refund implements Service.
 func (s *Store) Refund(_ context.Context, id string) (Charge, error) {
 	return s.with(id, func(c *Charge) { c.Status = StatusRefunded })
+}
+
+// ByKey implements Service.
+func (s *Store) ByKey(_ context.Context, key string) (Charge, error) {
+	if !ValidKey(key) {
+		return Charge{}, fmt.Errorf("malformed idempotency key: %w", ErrInvalid)
+	}
+	s.mu.Lock()
+	id, ok := s.byKey[key]
+	s.mu.Unlock()
+	if !ok {
+		return Charge{}, fmt.Errorf("charge with key %q: %w", key, ErrNotFound)
+	}
+	return s.with(id, func(*Charge) {})
 }
 
 // Get implements Service.

@@ -52,6 +52,15 @@ func TestConformance(t *testing.T) {
 		if err != nil || replay.ID != second.ID {
 			t.Errorf("a replayed key made order %s, first was %s (%v)", replay.ID, second.ID, err)
 		}
+		if byKey, err := svc.ByKey(ctx, "key-1"); err != nil || byKey.ID != second.ID {
+			t.Errorf("ByKey(key-1) = %+v, %v; want order %s", byKey, err, second.ID)
+		}
+		if _, err := svc.ByKey(ctx, "never-used"); !errors.Is(err, orders.ErrNotFound) {
+			t.Errorf("ByKey(never-used) err = %v, want ErrNotFound", err)
+		}
+		if _, err := svc.ByKey(ctx, ""); !errors.Is(err, orders.ErrInvalid) {
+			t.Errorf("ByKey(\"\") err = %v, want ErrInvalid", err)
+		}
 		list, err := svc.ByUser(ctx, "u01", 5)
 		if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != o.ID {
 			t.Errorf("ByUser = %+v, %v; want newest first", list, err)

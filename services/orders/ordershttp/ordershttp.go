@@ -23,6 +23,7 @@ var errs = rest.Errors{
 //
 //	POST /orders                      a NewOrder; 201 with the Order
 //	GET  /orders/{id}
+//	GET  /orders?idempotency_key=K
 //	GET  /users/{user}/orders?limit=5
 func NewHandler(svc orders.Service) http.Handler {
 	return rest.NewHandler(errs, func(e *echo.Echo) {
@@ -30,6 +31,10 @@ func NewHandler(svc orders.Service) http.Handler {
 			return svc.Create(c.Request().Context(), o)
 		}))
 		e.GET("/orders/:id", rest.ByParam("id", orders.ValidID, svc.Order))
+		e.GET("/orders", func(c echo.Context) error {
+			o, err := svc.ByKey(c.Request().Context(), c.QueryParam("idempotency_key"))
+			return rest.Reply(c, http.StatusOK, o, err)
+		})
 		e.GET("/users/:user/orders", rest.ByParamLimit("user", orders.ValidUserID, orders.DefaultLimit, orders.MaxLimit, svc.ByUser))
 	})
 }
@@ -47,6 +52,10 @@ func (c client) Create(ctx context.Context, o orders.NewOrder) (orders.Order, er
 
 func (c client) Order(ctx context.Context, id string) (orders.Order, error) {
 	return rest.Get[orders.Order](ctx, c.c, "/orders/"+url.PathEscape(id), nil)
+}
+
+func (c client) ByKey(ctx context.Context, key string) (orders.Order, error) {
+	return rest.Get[orders.Order](ctx, c.c, "/orders", url.Values{"idempotency_key": {key}})
 }
 
 func (c client) ByUser(ctx context.Context, user string, limit int) ([]orders.Order, error) {

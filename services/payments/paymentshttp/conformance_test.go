@@ -28,6 +28,12 @@ func TestConformance(t *testing.T) {
 		if err != nil || again != c {
 			t.Errorf("the same key charged again: %+v, %v; want %+v", again, err, c)
 		}
+		if byKey, err := svc.ByKey(ctx, "k1"); err != nil || byKey != c {
+			t.Errorf("ByKey(k1) = %+v, %v; want %+v", byKey, err, c)
+		}
+		if _, err := svc.ByKey(ctx, "k2"); !errors.Is(err, payments.ErrNotFound) {
+			t.Errorf("ByKey(k2) err = %v, want ErrNotFound", err)
+		}
 		other, err := svc.Charge(ctx, payments.ChargeRequest{UserID: "u01", AmountCents: 2599, Currency: "EUR"})
 		if err != nil || other.ID == c.ID {
 			t.Errorf("a keyless charge = %+v, %v; want a new charge", other, err)

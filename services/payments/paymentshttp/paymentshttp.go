@@ -23,6 +23,7 @@ var errs = rest.Errors{
 //
 //	POST /charges                a ChargeRequest; 201 with the Charge
 //	GET  /charges/{id}
+//	GET  /charges?idempotency_key=K
 //	POST /charges/{id}/refund
 func NewHandler(svc payments.Service) http.Handler {
 	return rest.NewHandler(errs, func(e *echo.Echo) {
@@ -30,6 +31,10 @@ func NewHandler(svc payments.Service) http.Handler {
 			return svc.Charge(c.Request().Context(), req)
 		}))
 		e.GET("/charges/:id", rest.ByParam("id", payments.ValidID, svc.Get))
+		e.GET("/charges", func(c echo.Context) error {
+			ch, err := svc.ByKey(c.Request().Context(), c.QueryParam("idempotency_key"))
+			return rest.Reply(c, http.StatusOK, ch, err)
+		})
 		e.POST("/charges/:id/refund", rest.ByParam("id", payments.ValidID, svc.Refund))
 	})
 }
@@ -47,6 +52,10 @@ func (c client) Charge(ctx context.Context, req payments.ChargeRequest) (payment
 
 func (c client) Refund(ctx context.Context, id string) (payments.Charge, error) {
 	return rest.Send[payments.Charge](ctx, c.c, http.MethodPost, "/charges/"+url.PathEscape(id)+"/refund", nil)
+}
+
+func (c client) ByKey(ctx context.Context, key string) (payments.Charge, error) {
+	return rest.Get[payments.Charge](ctx, c.c, "/charges", url.Values{"idempotency_key": {key}})
 }
 
 func (c client) Get(ctx context.Context, id string) (payments.Charge, error) {

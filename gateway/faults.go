@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/gateway/balance"
+	"github.com/atrium-bff/atrium/internal/fault"
+	"github.com/atrium-bff/atrium/internal/rest"
+)
+
+// Faults sets and reports the faults injected into a service: in-process
+// (fault.Local) in a monolith, on every instance (RemoteFaults) in
+// microservices mode.
+type Faults interface {
+	// Set sets the faults of service; nil clears them.
+	Set(ctx context.Context, service string, f *fault.Faults) (fault.Report, error)
+	Get(ctx context.Context, service string) (fault.Report, error)
+}
+
+// faultRoutes serves the faults API under g (guarded by the admin token):
+//
+//	GET|PUT|DELETE {g}/services/{name}/faults
+func faultRoutes(g *echo.Group, f Faults) {
+	reply := func(c echo.Context, r fault.Report, err error) error { return rest.Reply(c, http.StatusOK, r, err) }
+	g.GET("/services/:name/faults", func(c echo.Context) error {
+		r, err := f.Get(c.Request().Context(), c.Param("name"))
+		return reply(c, r, err)
+	})
+	g.PUT("/services/:name/faults", func(c echo.Context) error {
+		var in fault.Faults
+		if err := rest.Bind(c, &in); err != nil {
+			return err
+		}
+		if err := in.Validate(); err != nil {
+			return err
+		}
+		r, err := f.Set(c.Request().Context(), c.Param("name"), &in)
+		return reply(c, r, err)
+	})
+	g.DELETE("/services/:name/faults", func(c echo.Context) error {
+		r, err := f.Set(c.Request().Context(), c.Param("name"), nil)
+		return reply(c, r, err)
+	})
+}
+
+// RemoteFaults reaches the faults API of every live instance of a service,
+// through the registry.
+type RemoteFaults struct {
+	// Resolver lists the instances. Required.
+	Resolver balance.Resolver
+	// Services are the names that exist; others are a 404.
+	Services []string
+	// Token is the admin token the instances accept.
+	Token string
+}
+
+// Set implements Faults.
+func (r RemoteFaults) Set(ctx context.Context, service string, f *fault.Faults) (fault.Report, error) {
+	return r.each(ctx, service, func(c *fault.Client) (fault.InstanceFaults, error) { return c.Set(ctx, f) })
+}
+
+// Get implements Faults.
+func (r RemoteFaults) Get(ctx context.Context, service string) (fault.Report, error) {
+	return r.each(ctx, service, func(c *fault.Client) (fault.InstanceFaults, error) { return c.Get(ctx) })
+}
+
+func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault.Client) (fault.InstanceFaults, error)) (fault.Report, error) {
+	known := false
+	for _, s := range r.Services {
+		known = known || s == service
+	}
+	if !known {
+		return fault.Report{}, fmt.Errorf("faults of %q: %w", service, fault.ErrUnknownService)
+	}
+	insts := r.Resolver.Instances(service)
+	if len(insts) == 0 {
+		return fault.Report{}, fmt.Errorf("faults of %s: %w", service, balance.ErrNoInstance)
+	}
+	rep := fault.Report{Service: service, Instances: []fault.InstanceReport{}}
+	var errs []error
+	for _, inst := range insts {
+		got, err := call(fault.NewClient("http://"+inst.HostPort()+"/admin/faults", r.Token))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance %s: %w", inst.ID, err))
+			continue
+		}
+		rep.Faults = got.Faults
+		rep.Instances = append(rep.Instances, fault.InstanceReport{ID: got.ID, Calls: got.Calls})
+	}
+	return rep, errors.Join(errs...)
+}

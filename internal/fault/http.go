@@ -1,0 +1,85 @@
+package fault
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+)
+
+// Report is what the faults API answers: a service's faults and the calls
+// each of its instances has seen.
+type Report struct {
+	Service   string           `json:"service"`
+	Faults    Faults           `json:"faults"`
+	Instances []InstanceReport `json:"instances"`
+}
+
+// InstanceReport is one instance's part of a Report.
+type InstanceReport struct {
+	ID    string `json:"id"`
+	Calls int64  `json:"calls"`
+}
+
+var errs = rest.Errors{{Err: ErrInvalid, Code: "invalid_faults"}, {Err: ErrUnknownService, Code: "unknown_service"}}
+
+// Problem maps this package's errors to problems.
+var Problem = errs.Problem
+
+// Routes serves one injector at g (guarded by the caller), as instance id:
+//
+//	GET    {g}   the faults and the calls seen
+//	PUT    {g}   set faults: {"latency_ms":200,"error_rate":0.5,"crash":false}
+//	DELETE {g}   clear them
+func Routes(g *echo.Group, id string, in *Injector) {
+	report := func(c echo.Context) error {
+		return c.JSON(http.StatusOK, InstanceFaults{ID: id, Faults: in.Get(), Calls: in.Calls()})
+	}
+	g.GET("", report)
+	g.PUT("", func(c echo.Context) error {
+		var f Faults
+		if err := rest.Bind(c, &f); err != nil {
+			return err
+		}
+		if err := in.Set(f); err != nil {
+			return err
+		}
+		return report(c)
+	})
+	g.DELETE("", func(c echo.Context) error {
+		in.Set(Faults{})
+		return report(c)
+	})
+}
+
+// InstanceFaults is what one service instance's faults API answers.
+type InstanceFaults struct {
+	ID     string `json:"id"`
+	Faults Faults `json:"faults"`
+	Calls  int64  `json:"calls"`
+}
+
+// Client calls one service instance's faults API.
+type Client struct{ c *rest.Client }
+
+// NewClient returns a client of the faults API at url (such as
+// "http://127.0.0.1:41234/admin/faults"), with the admin token.
+func NewClient(url, token string, opts ...rest.Option) *Client {
+	opts = append(opts, rest.WithHeader("Authorization", "Bearer "+token))
+	return &Client{rest.NewClient(url, errs, opts...)}
+}
+
+// Set sets the instance's faults; nil clears them.
+func (c *Client) Set(ctx context.Context, f *Faults) (InstanceFaults, error) {
+	if f == nil {
+		return rest.Send[InstanceFaults](ctx, c.c, http.MethodDelete, "", nil)
+	}
+	return rest.Send[InstanceFaults](ctx, c.c, http.MethodPut, "", f)
+}
+
+// Get returns the instance's faults.
+func (c *Client) Get(ctx context.Context) (InstanceFaults, error) {
+	return rest.Get[InstanceFaults](ctx, c.c, "", nil)
+}

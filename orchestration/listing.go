@@ -1,0 +1,83 @@
+package orchestration
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/reviews"
+)
+
+// ListingItem is a product in a listing with its stock badge and rating;
+// either is null when its source failed.
+type ListingItem struct {
+	catalog.Product
+	Stock  *StockView `json:"stock"`
+	Rating *Rating    `json:"rating"`
+}
+
+// Listing is a page of products.
+type Listing struct {
+	Items      []ListingItem `json:"items"`
+	NextCursor string        `json:"next_cursor,omitempty"`
+	Meta       Meta          `json:"_meta"`
+}
+
+type listingState struct {
+	q       catalog.ListQuery
+	page    catalog.Page
+	stock   []inventory.Stock
+	ratings []reviews.Summary
+}
+
+func (s *listingState) ids() []string {
+	ids := make([]string, len(s.page.Items))
+	for i, p := range s.page.Items {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
+func listingKey(s *listingState) string {
+	return fmt.Sprintf("%q %q %d %q", s.q.Category, s.q.Q, s.q.Limit, s.q.Cursor)
+}
+
+// listingPlan: the page of products (required), then their stock and their
+// ratings in one batched call each.
+func (c *Composer) listingPlan() *Plan[listingState] {
+	return MustPlan(c.rt,
+		Fetch[listingState, catalog.Page]{Name: "products", Service: "catalog", Policy: c.read(true, ttlStatic), Key: listingKey,
+			Get: func(ctx context.Context, s *listingState) (catalog.Page, error) { return c.svc.Catalog.List(ctx, s.q) },
+			Set: func(s *listingState, v catalog.Page) { s.page = v }},
+		Fetch[listingState, []inventory.Stock]{Name: "stock", Service: "inventory", After: []string{"products"},
+			Policy: c.read(false, ttlStock), Key: listingKey,
+			Get: func(ctx context.Context, s *listingState) ([]inventory.Stock, error) {
+				return c.svc.Inventory.Stocks(ctx, s.ids())
+			},
+			Set: func(s *listingState, v []inventory.Stock) { s.stock = v }},
+		Fetch[listingState, []reviews.Summary]{Name: "ratings", Service: "reviews", After: []string{"products"},
+			Policy: c.read(false, ttlStatic), Key: listingKey,
+			Get: func(ctx context.Context, s *listingState) ([]reviews.Summary, error) {
+				return c.svc.Reviews.Summaries(ctx, s.ids())
+			},
+			Set: func(s *listingState, v []reviews.Summary) { s.ratings = v }},
+	)
+}
+
+// Products composes a page of the product listing.
+func (c *Composer) Products(ctx context.Context, q catalog.ListQuery) (Listing, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	s := listingState{q: q}
+	meta, err := c.listing.Run(ctx, &s)
+	if err != nil {
+		return Listing{Meta: meta}, err
+	}
+	stock, ratings := stockByID(s.stock), ratingByID(s.ratings)
+	out := Listing{Items: make([]ListingItem, len(s.page.Items)), NextCursor: s.page.NextCursor, Meta: meta}
+	for i, p := range s.page.Items {
+		out.Items[i] = ListingItem{Product: p, Stock: stock[p.ID], Rating: ratings[p.ID]}
+	}
+	return out, nil
+}

@@ -1,0 +1,227 @@
+package orchestration
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/atrium-bff/atrium/internal/domain"
+)
+
+// Step is one call of a composite over state S: a Fetch or a Do.
+type Step[S any] interface {
+	node(rt *Runtime) node[S]
+}
+
+type node[S any] struct {
+	name     string
+	required bool
+	after    []string
+	run      func(ctx context.Context, s *S) (Source, error)
+}
+
+// Fetch is a read of a T from a service, stored into the composite's state
+// S. Reads may be retried, cached, coalesced and hedged as Policy says.
+type Fetch[S, T any] struct {
+	// Name names the source in _meta and Server-Timing.
+	Name string
+	// Service is the downstream service: its breaker and retry budget.
+	Service string
+	// After lists the steps whose results Get needs; the fetch starts when
+	// they have finished, and is skipped when one of them failed.
+	After  []string
+	Policy Policy
+	// Key identifies the read for the cache and for coalescing identical
+	// concurrent reads. Nil means neither.
+	Key func(s *S) string
+	// Get reads the value. It must honour ctx.
+	Get func(ctx context.Context, s *S) (T, error)
+	// Set stores the value into the state.
+	Set func(s *S, v T)
+}
+
+// Do is a call with effects: never retried, cached, coalesced or hedged.
+type Do[S any] struct {
+	Name    string
+	Service string
+	After   []string
+	Policy  Policy
+	// Run makes the call and stores its result into the state.
+	Run func(ctx context.Context, s *S) error
+}
+
+func (d Do[S]) node(rt *Runtime) node[S] {
+	return node[S]{name: d.Name, required: d.Policy.Required, after: d.After,
+		run: func(ctx context.Context, s *S) (Source, error) {
+			_, src, err := rt.execute(ctx, d.Service, d.Name, d.Policy, false, func(ctx context.Context) (any, error) { return nil, d.Run(ctx, s) })
+			return src, err
+		}}
+}
+
+// cached is a cache entry: the value and until when it is fresh.
+type cached struct {
+	v     any
+	fresh time.Time
+}
+
+// flight is what a coalesced read hands to every caller.
+type flight struct {
+	v   any
+	src Source
+}
+
+func (f Fetch[S, T]) node(rt *Runtime) node[S] {
+	read := func(ctx context.Context, s *S) (T, Source, error) {
+		v, src, err := rt.execute(ctx, f.Service, f.Name, f.Policy, true, func(ctx context.Context) (any, error) {
+			return f.Get(ctx, s)
+		})
+		t, _ := v.(T)
+		return t, src, err
+	}
+	return node[S]{name: f.Name, required: f.Policy.Required, after: f.After,
+		run: func(ctx context.Context, s *S) (Source, error) {
+			if f.Key == nil {
+				v, src, err := read(ctx, s)
+				if err == nil {
+					f.Set(s, v)
+				}
+				return src, err
+			}
+			key := f.Name + "\x00" + f.Key(s)
+			var stale *cached
+			if e, ok := rt.cache.Get(key); ok {
+				c := e.(cached)
+				if time.Now().Before(c.fresh) {
+					f.Set(s, c.v.(T))
+					return Source{Status: StatusOK, Instance: "cache", Cache: "hit"}, nil
+				}
+				stale = &c
+			}
+			// Identical concurrent reads share one call. The call runs on,
+			// detached from the first caller's cancellation but not its
+			// deadline, so one caller giving up does not fail the others.
+			ch := rt.flights.DoChan(key, func() (any, error) {
+				fctx := context.WithoutCancel(ctx)
+				if d, ok := ctx.Deadline(); ok {
+					var cancel context.CancelFunc
+					fctx, cancel = context.WithDeadline(fctx, d)
+					defer cancel()
+				}
+				v, src, err := read(fctx, s)
+				if err == nil && f.Policy.CacheTTL > 0 {
+					rt.cache.Set(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL)
+				}
+				return flight{v, src}, err
+			})
+			var res singleflight.Result
+			select {
+			case res = <-ch:
+			case <-ctx.Done():
+				return Source{Status: classify(ctx, ctx.Err()), Error: ctx.Err().Error()}, ctx.Err()
+			}
+			fl, _ := res.Val.(flight)
+			if res.Err == nil {
+				f.Set(s, fl.v.(T))
+				return fl.src, nil
+			}
+			if stale != nil && !domain.Is(res.Err) {
+				f.Set(s, stale.v.(T))
+				fl.src.Status, fl.src.Cache = StatusCached, "stale"
+				return fl.src, nil
+			}
+			return fl.src, res.Err
+		}}
+}
+
+// Plan is a composite: its steps and their dependencies, checked once when
+// the plan is made. Run it once per request with a fresh state.
+type Plan[S any] struct {
+	nodes []node[S]
+	deps  [][]int // indexes of each node's After steps
+}
+
+// NewPlan checks and returns a plan. A step may only wait for steps listed
+// before it, so a plan has no cycle; names must be unique.
+func NewPlan[S any](rt *Runtime, steps ...Step[S]) (*Plan[S], error) {
+	p := &Plan[S]{}
+	index := map[string]int{}
+	for i, st := range steps {
+		n := st.node(rt)
+		if _, dup := index[n.name]; dup || n.name == "" {
+			return nil, fmt.Errorf("plan: step %d: name %q is empty or used twice", i, n.name)
+		}
+		var deps []int
+		for _, a := range n.after {
+			j, ok := index[a]
+			if !ok {
+				return nil, fmt.Errorf("plan: step %q waits for %q, which is not an earlier step", n.name, a)
+			}
+			deps = append(deps, j)
+		}
+		index[n.name] = i
+		p.nodes = append(p.nodes, n)
+		p.deps = append(p.deps, deps)
+	}
+	return p, nil
+}
+
+// MustPlan is NewPlan for plans fixed in the code, which tests check.
+func MustPlan[S any](rt *Runtime, steps ...Step[S]) *Plan[S] {
+	p, err := NewPlan(rt, steps...)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Run runs the plan over s: each step as soon as the steps it waits for have
+// finished, independent steps in parallel. A failed optional step leaves its
+// part of s unset and marks Meta.Partial; a failed required step cancels the
+// rest and Run returns its *SourceError.
+func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
+	n := len(p.nodes)
+	sources := make([]Source, n)
+	done := make([]chan struct{}, n)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i, nd := range p.nodes {
+		g.Go(func() error {
+			defer close(done[i])
+			for _, j := range p.deps[i] {
+				select {
+				case <-done[j]:
+				case <-gctx.Done():
+					sources[i] = Source{Status: StatusSkipped}
+					return nil
+				}
+				if st := sources[j].Status; st != StatusOK && st != StatusCached {
+					sources[i] = Source{Status: StatusSkipped, Error: "needs " + p.nodes[j].name + ", which failed"}
+					if nd.required {
+						return &SourceError{Source: nd.name, Status: StatusSkipped, Err: fmt.Errorf("needs %s: %s", p.nodes[j].name, st)}
+					}
+					return nil
+				}
+			}
+			src, err := nd.run(gctx, s)
+			sources[i] = src
+			if err != nil && nd.required {
+				return &SourceError{Source: nd.name, Status: src.Status, Err: err}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	meta := Meta{Sources: make(map[string]Source, n)}
+	for i, nd := range p.nodes {
+		meta.Sources[nd.name] = sources[i]
+		if st := sources[i].Status; st != StatusOK && st != StatusCached {
+			meta.Partial = true
+		}
+	}
+	return meta, err
+}

@@ -85,14 +85,14 @@ func cartUser(s *cartState) string { return s.userID }
 // the cart's products priced in one batched call.
 func (c *Composer) cartPlan() *Plan[cartState] {
 	return MustPlan(c.rt,
-		Fetch[cartState, users.User]{Name: "user", Service: "users", Policy: c.read(true, ttlStatic), Key: cartUser,
+		Fetch[cartState, users.User]{Name: "user", Service: "users", Policy: c.read(true, c.cfg.CacheTTL), Key: cartUser,
 			Get: func(ctx context.Context, s *cartState) (users.User, error) { return c.svc.Users.User(ctx, s.userID) },
 			Set: func(s *cartState, v users.User) { s.user = v }},
 		Fetch[cartState, cart.Cart]{Name: "cart", Service: "cart", Policy: c.read(true, 0),
 			Get: func(ctx context.Context, s *cartState) (cart.Cart, error) { return c.svc.Cart.Cart(ctx, s.userID) },
 			Set: func(s *cartState, v cart.Cart) { s.cart = v }},
 		Fetch[cartState, []catalog.Product]{Name: "cart_products", Service: "catalog", After: []string{"cart"},
-			Policy: c.read(true, ttlStatic), Key: func(s *cartState) string { return strings.Join(cartIDs(s.cart), ",") },
+			Policy: c.read(true, c.cfg.CacheTTL), Key: func(s *cartState) string { return strings.Join(cartIDs(s.cart), ",") },
 			Get: func(ctx context.Context, s *cartState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, cartIDs(s.cart))
 			},
@@ -135,14 +135,14 @@ type editState struct {
 	cart    cart.Cart
 }
 
-// editCartPlan reads the user, the product, its stock and the cart in
-// parallel, then makes the edit.
+// editCartPlan reads the user, the product and the cart in parallel, the
+// product's stock once the product is known, then makes the edit.
 func (c *Composer) editCartPlan() *Plan[editState] {
 	return MustPlan(c.rt,
-		Fetch[editState, users.User]{Name: "user", Service: "users", Policy: c.read(true, ttlStatic),
+		Fetch[editState, users.User]{Name: "user", Service: "users", Policy: c.read(true, c.cfg.CacheTTL),
 			Get: func(ctx context.Context, s *editState) (users.User, error) { return c.svc.Users.User(ctx, s.UserID) },
 			Set: func(s *editState, v users.User) { s.user = v }},
-		Fetch[editState, catalog.Product]{Name: "product", Service: "catalog", Policy: c.read(true, ttlStatic),
+		Fetch[editState, catalog.Product]{Name: "product", Service: "catalog", Policy: c.read(true, c.cfg.CacheTTL),
 			Get: func(ctx context.Context, s *editState) (catalog.Product, error) {
 				p, err := c.svc.Catalog.Product(ctx, s.ProductID)
 				if err != nil && domain.KindOf(err) == domain.NotFound {
@@ -151,7 +151,8 @@ func (c *Composer) editCartPlan() *Plan[editState] {
 				return p, err
 			},
 			Set: func(s *editState, v catalog.Product) { s.product = v }},
-		Fetch[editState, inventory.Stock]{Name: "stock", Service: "inventory", Policy: c.read(true, 0),
+		// After the product: an unknown product is a 404 about the product.
+		Fetch[editState, inventory.Stock]{Name: "stock", Service: "inventory", After: []string{"product"}, Policy: c.read(true, 0),
 			Get: func(ctx context.Context, s *editState) (inventory.Stock, error) {
 				return c.svc.Inventory.Stock(ctx, s.ProductID)
 			},
@@ -217,7 +218,7 @@ type changeState struct {
 // cartChangePlan checks the user, then makes one cart change.
 func (c *Composer) cartChangePlan() *Plan[changeState] {
 	return MustPlan(c.rt,
-		Fetch[changeState, users.User]{Name: "user", Service: "users", Policy: c.read(true, ttlStatic),
+		Fetch[changeState, users.User]{Name: "user", Service: "users", Policy: c.read(true, c.cfg.CacheTTL),
 			Key: func(s *changeState) string { return s.userID },
 			Get: func(ctx context.Context, s *changeState) (users.User, error) { return c.svc.Users.User(ctx, s.userID) },
 			Set: func(s *changeState, v users.User) { s.user = v }},

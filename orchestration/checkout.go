@@ -207,7 +207,7 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 	if len(ct.Items) == 0 {
 		return Checkout{}, sg.fail(StepCart, fmt.Errorf("user %s: %w", userID, ErrEmptyCart))
 	}
-	if err := sg.step(ctx, StepPrice, "catalog", c.read(true, ttlStatic), true, func(ctx context.Context) (err error) {
+	if err := sg.step(ctx, StepPrice, "catalog", c.read(true, c.cfg.CacheTTL), true, func(ctx context.Context) (err error) {
 		products, err = c.svc.Catalog.Products(ctx, cartIDs(ct))
 		return err
 	}); err != nil {

@@ -36,6 +36,11 @@ type Config struct {
 	// Retries is how many more attempts a failed read may make [2].
 	// Negative means none.
 	Retries int
+	// CacheTTL is how long answers that change rarely (products, reviews,
+	// users, recommendations) stay fresh in the cache [30s]; stock stays
+	// fresh for at most a second. After that an answer is kept an hour more
+	// to serve when its service fails (stale-if-error).
+	CacheTTL time.Duration
 	// NoCache turns the response cache off (coalescing stays).
 	NoCache bool
 	// Hedge hedges reads [off].
@@ -66,6 +71,9 @@ func New(svc Services, cfg Config) *Composer {
 	}
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 800 * time.Millisecond
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = 30 * time.Second
 	}
 	switch {
 	case cfg.Retries == 0:
@@ -106,8 +114,5 @@ func (c *Composer) write() Policy {
 	return Policy{Required: true, Timeout: c.cfg.CallTimeout}
 }
 
-// Cache lifetimes by how fast the data changes.
-const (
-	ttlStatic = 30 * time.Second // products, reviews, recommendations, users
-	ttlStock  = time.Second      // stock levels
-)
+// stockTTL is how long a stock level stays fresh: at most a second.
+func (c *Composer) stockTTL() time.Duration { return min(c.cfg.CacheTTL, time.Second) }

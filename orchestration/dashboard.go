@@ -71,7 +71,7 @@ func (s *dashboardState) orderIDs() []string {
 // call each.
 func (c *Composer) dashboardPlan() *Plan[dashboardState] {
 	return MustPlan(c.rt,
-		Fetch[dashboardState, users.User]{Name: "user", Service: "users", Policy: c.read(true, ttlStatic),
+		Fetch[dashboardState, users.User]{Name: "user", Service: "users", Policy: c.read(true, c.cfg.CacheTTL),
 			Key: func(s *dashboardState) string { return s.userID },
 			Get: func(ctx context.Context, s *dashboardState) (users.User, error) {
 				return c.svc.Users.User(ctx, s.userID)
@@ -86,13 +86,13 @@ func (c *Composer) dashboardPlan() *Plan[dashboardState] {
 			Get: func(ctx context.Context, s *dashboardState) (cart.Cart, error) { return c.svc.Cart.Cart(ctx, s.userID) },
 			Set: func(s *dashboardState, v cart.Cart) { s.cart = v }},
 		Fetch[dashboardState, []catalog.Product]{Name: "order_products", Service: "catalog", After: []string{"orders"},
-			Policy: c.read(false, ttlStatic), Key: func(s *dashboardState) string { return strings.Join(s.orderIDs(), ",") },
+			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(s.orderIDs(), ",") },
 			Get: func(ctx context.Context, s *dashboardState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, s.orderIDs())
 			},
 			Set: func(s *dashboardState, v []catalog.Product) { s.orderProducts = v }},
 		Fetch[dashboardState, []catalog.Product]{Name: "cart_products", Service: "catalog", After: []string{"cart"},
-			Policy: c.read(false, ttlStatic), Key: func(s *dashboardState) string { return strings.Join(cartIDs(s.cart), ",") },
+			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(cartIDs(s.cart), ",") },
 			Get: func(ctx context.Context, s *dashboardState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, cartIDs(s.cart))
 			},

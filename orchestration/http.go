@@ -191,6 +191,7 @@ var problems = rest.Errors{
 	{Err: cart.ErrFull, Code: "cart_full"},
 	{Err: ErrExceedsStock, Code: "insufficient_stock"},
 	{Err: inventory.ErrInsufficientStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrNotFound, Code: "not_in_inventory"},
 	{Err: payments.ErrDeclined, Code: "payment_declined"},
 	{Err: ErrEmptyCart, Code: "cart_empty"},
 	{Err: ErrProductGone, Code: "product_gone"},

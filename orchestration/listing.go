@@ -47,17 +47,17 @@ func listingKey(s *listingState) string {
 // ratings in one batched call each.
 func (c *Composer) listingPlan() *Plan[listingState] {
 	return MustPlan(c.rt,
-		Fetch[listingState, catalog.Page]{Name: "products", Service: "catalog", Policy: c.read(true, ttlStatic), Key: listingKey,
+		Fetch[listingState, catalog.Page]{Name: "products", Service: "catalog", Policy: c.read(true, c.cfg.CacheTTL), Key: listingKey,
 			Get: func(ctx context.Context, s *listingState) (catalog.Page, error) { return c.svc.Catalog.List(ctx, s.q) },
 			Set: func(s *listingState, v catalog.Page) { s.page = v }},
 		Fetch[listingState, []inventory.Stock]{Name: "stock", Service: "inventory", After: []string{"products"},
-			Policy: c.read(false, ttlStock), Key: listingKey,
+			Policy: c.read(false, c.stockTTL()), Key: listingKey,
 			Get: func(ctx context.Context, s *listingState) ([]inventory.Stock, error) {
 				return c.svc.Inventory.Stocks(ctx, s.ids())
 			},
 			Set: func(s *listingState, v []inventory.Stock) { s.stock = v }},
 		Fetch[listingState, []reviews.Summary]{Name: "ratings", Service: "reviews", After: []string{"products"},
-			Policy: c.read(false, ttlStatic), Key: listingKey,
+			Policy: c.read(false, c.cfg.CacheTTL), Key: listingKey,
 			Get: func(ctx context.Context, s *listingState) ([]reviews.Summary, error) {
 				return c.svc.Reviews.Summaries(ctx, s.ids())
 			},

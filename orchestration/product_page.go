@@ -113,39 +113,39 @@ func recKey(s *pageState) string { return strings.Join(s.recIDs(), ",") }
 // and stock, each in one batched call.
 func (c *Composer) productPagePlan() *Plan[pageState] {
 	return MustPlan(c.rt,
-		Fetch[pageState, catalog.Product]{Name: "product", Service: "catalog", Policy: c.read(true, ttlStatic), Key: pageID,
+		Fetch[pageState, catalog.Product]{Name: "product", Service: "catalog", Policy: c.read(true, c.cfg.CacheTTL), Key: pageID,
 			Get: func(ctx context.Context, s *pageState) (catalog.Product, error) {
 				return c.svc.Catalog.Product(ctx, s.id)
 			},
 			Set: func(s *pageState, v catalog.Product) { s.page.Product = v }},
-		Fetch[pageState, inventory.Stock]{Name: "stock", Service: "inventory", Policy: c.read(false, ttlStock), Key: pageID,
+		Fetch[pageState, inventory.Stock]{Name: "stock", Service: "inventory", Policy: c.read(false, c.stockTTL()), Key: pageID,
 			Get: func(ctx context.Context, s *pageState) (inventory.Stock, error) {
 				return c.svc.Inventory.Stock(ctx, s.id)
 			},
 			Set: func(s *pageState, v inventory.Stock) { s.page.Stock = toStockView(v) }},
-		Fetch[pageState, reviews.Summary]{Name: "rating", Service: "reviews", Policy: c.read(false, ttlStatic), Key: pageID,
+		Fetch[pageState, reviews.Summary]{Name: "rating", Service: "reviews", Policy: c.read(false, c.cfg.CacheTTL), Key: pageID,
 			Get: func(ctx context.Context, s *pageState) (reviews.Summary, error) {
 				return c.svc.Reviews.Summary(ctx, s.id)
 			},
 			Set: func(s *pageState, v reviews.Summary) { s.page.Rating = &Rating{Count: v.Count, Average: v.Average} }},
-		Fetch[pageState, []reviews.Review]{Name: "reviews", Service: "reviews", Policy: c.read(false, ttlStatic), Key: pageID,
+		Fetch[pageState, []reviews.Review]{Name: "reviews", Service: "reviews", Policy: c.read(false, c.cfg.CacheTTL), Key: pageID,
 			Get: func(ctx context.Context, s *pageState) ([]reviews.Review, error) {
 				return c.svc.Reviews.Top(ctx, s.id, pageReviews)
 			},
 			Set: func(s *pageState, v []reviews.Review) { s.page.Reviews = v }},
-		Fetch[pageState, []recommendations.Recommendation]{Name: "recommendations", Service: "recommendations", Policy: c.read(false, ttlStatic), Key: pageID,
+		Fetch[pageState, []recommendations.Recommendation]{Name: "recommendations", Service: "recommendations", Policy: c.read(false, c.cfg.CacheTTL), Key: pageID,
 			Get: func(ctx context.Context, s *pageState) ([]recommendations.Recommendation, error) {
 				return c.svc.Recommendations.ForProduct(ctx, s.id, pageRecommendations)
 			},
 			Set: func(s *pageState, v []recommendations.Recommendation) { s.recs = v }},
 		Fetch[pageState, []catalog.Product]{Name: "recommended_products", Service: "catalog", After: []string{"recommendations"},
-			Policy: c.read(false, ttlStatic), Key: recKey,
+			Policy: c.read(false, c.cfg.CacheTTL), Key: recKey,
 			Get: func(ctx context.Context, s *pageState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, s.recIDs())
 			},
 			Set: func(s *pageState, v []catalog.Product) { s.recProducts = v }},
 		Fetch[pageState, []inventory.Stock]{Name: "recommended_stock", Service: "inventory", After: []string{"recommendations"},
-			Policy: c.read(false, ttlStock), Key: recKey,
+			Policy: c.read(false, c.stockTTL()), Key: recKey,
 			Get: func(ctx context.Context, s *pageState) ([]inventory.Stock, error) {
 				return c.svc.Inventory.Stocks(ctx, s.recIDs())
 			},

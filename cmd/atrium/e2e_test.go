@@ -194,40 +194,66 @@ func comparable(t *testing.T, b []byte) string {
 	return string(out)
 }
 
+// request is one call of the parity test; key, when set, is sent as the
+// Idempotency-Key.
+type request struct {
+	method, path, body, key string
+	want                    int // the status both modes must answer; 0 for any 2xx
+}
+
 // publicRequests is every public endpoint, with writes in an order both
 // modes replay identically.
-func publicRequests() [][3]string {
-	reqs := [][3]string{
-		{"GET", "/services/catalog/products", ""},
-		{"GET", "/services/catalog/products?category=books&limit=3", ""},
-		{"GET", "/services/catalog/products?ids=p003,p001,p999", ""},
-		{"GET", "/services/catalog/products/p010", ""},
-		{"GET", "/services/inventory/stock?ids=p001,p002,p003", ""},
-		{"GET", "/services/inventory/stock/p004", ""},
-		{"POST", "/services/inventory/reservations", `{"lines":[{"product_id":"p002","quantity":1}]}`},
-		{"DELETE", "/services/inventory/reservations/res-1", ""},
-		{"GET", "/services/reviews/products/p001/reviews?limit=2", ""},
-		{"GET", "/services/reviews/products/p001/summary", ""},
-		{"GET", "/services/reviews/summaries?ids=p001,p002", ""},
-		{"GET", "/services/users/users/u01", ""},
-		{"GET", "/services/users/users?ids=u01,u05,u20", ""},
-		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":2}`},
-		{"PUT", "/services/cart/carts/u01/items/p005", `{"quantity":1}`},
-		{"DELETE", "/services/cart/carts/u01/items/p005", ""},
-		{"GET", "/services/cart/carts/u01", ""},
-		{"DELETE", "/services/cart/carts/u01", ""},
-		{"POST", "/services/payments/charges", `{"user_id":"u02","amount_cents":1999,"currency":"EUR","idempotency_key":"k1"}`},
-		{"POST", "/services/payments/charges/ch-1/refund", ""},
-		{"GET", "/services/payments/charges/ch-1", ""},
-		{"POST", "/services/orders/orders", `{"user_id":"u02","lines":[{"product_id":"p001","quantity":1,"price_cents":1999}],"currency":"EUR","payment_id":"ch-1","reservation_id":"res-1"}`},
-		{"GET", "/services/orders/orders/o-000001", ""},
-		{"GET", "/services/orders/users/u02/orders", ""},
-		{"GET", "/services/recommendations/products/p001/recommendations?limit=3", ""},
-		{"GET", "/api/v1/products/p999/page", ""},
-		{"GET", "/api/v1/products/bad/page", ""},
+func publicRequests() []request {
+	reqs := []request{
+		{"GET", "/services/catalog/products", "", "", 0},
+		{"GET", "/services/catalog/products?category=books&limit=3", "", "", 0},
+		{"GET", "/services/catalog/products?ids=p003,p001,p999", "", "", 0},
+		{"GET", "/services/catalog/products/p010", "", "", 0},
+		{"GET", "/services/inventory/stock?ids=p001,p002,p003", "", "", 0},
+		{"GET", "/services/inventory/stock/p004", "", "", 0},
+		{"POST", "/services/inventory/reservations", `{"lines":[{"product_id":"p002","quantity":1}]}`, "", 0},
+		{"DELETE", "/services/inventory/reservations/res-1", "", "", 0},
+		{"GET", "/services/reviews/products/p001/reviews?limit=2", "", "", 0},
+		{"GET", "/services/reviews/products/p001/summary", "", "", 0},
+		{"GET", "/services/reviews/summaries?ids=p001,p002", "", "", 0},
+		{"GET", "/services/users/users/u01", "", "", 0},
+		{"GET", "/services/users/users?ids=u01,u05,u20", "", "", 0},
+		{"PUT", "/services/cart/carts/u01/items/p001", `{"quantity":2}`, "", 0},
+		{"PUT", "/services/cart/carts/u01/items/p005", `{"quantity":1}`, "", 0},
+		{"DELETE", "/services/cart/carts/u01/items/p005", "", "", 0},
+		{"GET", "/services/cart/carts/u01", "", "", 0},
+		{"DELETE", "/services/cart/carts/u01", "", "", 0},
+		{"POST", "/services/payments/charges", `{"user_id":"u02","amount_cents":1999,"currency":"EUR","idempotency_key":"k1"}`, "", 0},
+		{"POST", "/services/payments/charges/ch-1/refund", "", "", 0},
+		{"GET", "/services/payments/charges/ch-1", "", "", 0},
+		{"POST", "/services/orders/orders", `{"user_id":"u02","lines":[{"product_id":"p001","quantity":1,"price_cents":1999}],"currency":"EUR","payment_id":"ch-1","reservation_id":"res-1"}`, "", 0},
+		{"GET", "/services/orders/orders/o-000001", "", "", 0},
+		{"GET", "/services/orders/users/u02/orders", "", "", 0},
+		{"GET", "/services/recommendations/products/p001/recommendations?limit=3", "", "", 0},
+		{"GET", "/api/v1/products/p999/page", "", "", 404},
+		{"GET", "/api/v1/products/bad/page", "", "", 400},
+		{"GET", "/api/v1/products?limit=5", "", "", 0},
+		{"GET", "/api/v1/products?category=toys&limit=3", "", "", 0},
+		{"GET", "/api/v1/products?q=set", "", "", 0},
+		{"GET", "/api/v1/products?limit=0", "", "", 400},
+		{"GET", "/api/v1/users/u03/dashboard", "", "", 0},
+		{"GET", "/api/v1/users/u99/dashboard", "", "", 404},
+		{"GET", "/api/v1/users/u03/cart", "", "", 0},
+		{"POST", "/api/v1/users/u03/cart/items", `{"product_id":"p010","quantity":2}`, "", 0},
+		{"PATCH", "/api/v1/users/u03/cart/items/p010", `{"quantity":1}`, "", 0},
+		{"POST", "/api/v1/users/u03/cart/items", `{"product_id":"p011","quantity":1}`, "", 0},
+		{"DELETE", "/api/v1/users/u03/cart/items/p011", "", "", 0},
+		{"POST", "/api/v1/users/u03/cart/items", `{"product_id":"p999","quantity":1}`, "", 404},
+		{"POST", "/api/v1/users/u03/cart/items", `{"product_id":"p001","quantity":99}`, "", 409},
+		{"PATCH", "/api/v1/users/u03/cart/items/p020", `{"quantity":1}`, "", 404},
+		{"POST", "/api/v1/checkout", `{"user_id":"u03"}`, "parity-1", 0},
+		{"POST", "/api/v1/checkout", `{"user_id":"u03"}`, "parity-1", 0},
+		{"POST", "/api/v1/checkout", `{"user_id":"u04"}`, "", 409},
+		{"GET", "/api/v1/users/u03/dashboard", "", "", 0},
+		{"DELETE", "/api/v1/users/u03/cart", "", "", 0},
 	}
 	for i := 1; i <= 60; i++ {
-		reqs = append(reqs, [3]string{"GET", fmt.Sprintf("/api/v1/products/p%03d/page", i), ""})
+		reqs = append(reqs, request{"GET", fmt.Sprintf("/api/v1/products/p%03d/page", i), "", "", 200})
 	}
 	return reqs
 }
@@ -253,17 +279,21 @@ func TestBothModesServeTheSameData(t *testing.T) {
 		}
 	}
 	for _, r := range publicRequests() {
-		a := mono.do(t, r[0], r[1], r[2])
-		b := micro.do(t, r[0], r[1], r[2])
+		var hdr []string
+		if r.key != "" {
+			hdr = []string{"Idempotency-Key", r.key}
+		}
+		a := mono.do(t, r.method, r.path, r.body, hdr...)
+		b := micro.do(t, r.method, r.path, r.body, hdr...)
 		if a.status != b.status {
-			t.Errorf("%s %s: monolith %d, microservices %d\n%s\n%s", r[0], r[1], a.status, b.status, a.body, b.body)
+			t.Errorf("%s %s: monolith %d, microservices %d\n%s\n%s", r.method, r.path, a.status, b.status, a.body, b.body)
 			continue
 		}
-		if a.status >= 500 {
-			t.Errorf("%s %s: %d %s", r[0], r[1], a.status, a.body)
+		if (r.want == 0 && a.status/100 != 2) || (r.want != 0 && a.status != r.want) {
+			t.Errorf("%s %s: %d %s, want %d", r.method, r.path, a.status, a.body, r.want)
 		}
 		if x, y := comparable(t, a.body), comparable(t, b.body); x != y {
-			t.Errorf("%s %s differs:\nmonolith      %s\nmicroservices %s", r[0], r[1], x, y)
+			t.Errorf("%s %s differs:\nmonolith      %s\nmicroservices %s", r.method, r.path, x, y)
 		}
 	}
 }

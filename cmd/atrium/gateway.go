@@ -24,11 +24,13 @@ import (
 
 type gatewayFlags struct {
 	common
-	ttl time.Duration
+	policy policyFlags
+	ttl    time.Duration
 }
 
 func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 	fs := g.common.flags(name, "127.0.0.1:8080")
+	g.policy.register(fs)
 	fs.DurationVar(&g.ttl, "registry-ttl", 3*time.Second, "how long a registration lives without renewal (env ATRIUM_REGISTRY_TTL)")
 	return fs
 }
@@ -66,7 +68,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg,
-		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
+		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(nil)),
 		Upstreams: upstreams,
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
 		Ready:     allRegistered(reg),

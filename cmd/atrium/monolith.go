@@ -14,8 +14,12 @@ import (
 )
 
 func monolithCommand() *ffcli.Command {
-	var c common
+	var (
+		c      common
+		policy policyFlags
+	)
 	fs := c.flags("monolith", "127.0.0.1:8080")
+	policy.register(fs)
 	return &ffcli.Command{
 		Name:       "monolith",
 		ShortUsage: "atrium monolith [--addr 127.0.0.1:8080]",
@@ -36,9 +40,7 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token,
-				Composer: orchestration.New(local.Services, orchestration.Config{
-					Runtime: orchestration.RuntimeConfig{Before: local.Faults.Apply},
-				}),
+				Composer:  orchestration.New(local.Services, policy.config(local.Faults.Apply)),
 				Upstreams: local.Handlers,
 				Faults:    local.Faults,
 			})

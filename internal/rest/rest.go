@@ -4,6 +4,7 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,15 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("status %d: %s", e.Status, e.Detail) }
+
+// Unwrap makes a 504 from the server a context.DeadlineExceeded: the
+// deadline the caller propagated passed there first.
+func (e *StatusError) Unwrap() error {
+	if e.Status == http.StatusGatewayTimeout {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 // FromProblem turns a problem received from a server back into the sentinel
 // its code names, wrapped with the detail, so errors.Is answers the same on

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"time"
+
+	"github.com/atrium-bff/atrium/orchestration"
+)
+
+// policyFlags are the orchestration policies of a server that composes
+// (monolith, gateway, up).
+type policyFlags struct {
+	deadline, callTimeout, cacheTTL, breakerCooldown time.Duration
+	retries, breakerFailures                         int
+	hedge, noCache                                   bool
+}
+
+func (p *policyFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&p.deadline, "deadline", 2*time.Second, "deadline of a whole composite, propagated downstream (env ATRIUM_DEADLINE)")
+	fs.DurationVar(&p.callTimeout, "call-timeout", 800*time.Millisecond, "timeout of each attempt of a downstream call (env ATRIUM_CALL_TIMEOUT)")
+	fs.IntVar(&p.retries, "retries", 2, "extra attempts of a failed read, within the retry budget; 0 for none (env ATRIUM_RETRIES)")
+	fs.DurationVar(&p.cacheTTL, "cache-ttl", 30*time.Second, "freshness of cached products, reviews, users (env ATRIUM_CACHE_TTL)")
+	fs.BoolVar(&p.noCache, "no-cache", false, "turn the response cache off (env ATRIUM_NO_CACHE)")
+	fs.IntVar(&p.breakerFailures, "breaker-failures", 5, "consecutive failures that open a service's circuit breaker (env ATRIUM_BREAKER_FAILURES)")
+	fs.DurationVar(&p.breakerCooldown, "breaker-cooldown", 5*time.Second, "how long a breaker stays open before a probe (env ATRIUM_BREAKER_COOLDOWN)")
+	fs.BoolVar(&p.hedge, "hedge", false, "hedge reads: a second request after the p95 latency (env ATRIUM_HEDGE)")
+}
+
+func (p *policyFlags) config(before func(ctx context.Context, service string) error) orchestration.Config {
+	retries := p.retries
+	if retries == 0 {
+		retries = -1 // the flag's 0 means none; the Config's 0 means the default
+	}
+	return orchestration.Config{
+		Deadline: p.deadline, CallTimeout: p.callTimeout, Retries: retries,
+		CacheTTL: p.cacheTTL, NoCache: p.noCache, Hedge: p.hedge,
+		Runtime: orchestration.RuntimeConfig{
+			BreakerFailures: uint32(max(p.breakerFailures, 1)), BreakerCooldown: p.breakerCooldown, Before: before,
+		},
+	}
+}

@@ -1,0 +1,188 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// setFaults sets (body "" clears) the faults of a service through the admin API.
+func (p *proc) setFaults(t *testing.T, service, body string) {
+	t.Helper()
+	method := "PUT"
+	if body == "" {
+		method = "DELETE"
+	}
+	r := p.do(t, method, "/admin/services/"+service+"/faults", body, "Authorization", "Bearer "+adminToken)
+	if r.status != http.StatusOK {
+		t.Fatalf("%s faults of %s: %d %s", method, service, r.status, r.body)
+	}
+}
+
+// calls returns how many calls the service's instances have seen, as they
+// count them.
+func (p *proc) calls(t *testing.T, service string) int64 {
+	t.Helper()
+	r := p.do(t, "GET", "/admin/services/"+service+"/faults", "", "Authorization", "Bearer "+adminToken)
+	var rep struct{ Instances []struct{ Calls int64 } }
+	if err := json.Unmarshal(r.body, &rep); err != nil || r.status != 200 {
+		t.Fatalf("faults report of %s: %d %s", service, r.status, r.body)
+	}
+	var n int64
+	for _, i := range rep.Instances {
+		n += i.Calls
+	}
+	return n
+}
+
+type page struct {
+	Product struct{ ID string }
+	Stock   *struct{ Available int }
+	Rating  *struct{ Count int }
+	Reviews []json.RawMessage
+	Meta    struct {
+		Partial bool
+		Sources map[string]struct {
+			Status, Instance, Cache string
+			Attempts                int
+		}
+	} `json:"_meta"`
+}
+
+func (p *proc) page(t *testing.T, id string) (response, page) {
+	t.Helper()
+	r := p.do(t, "GET", "/api/v1/products/"+id+"/page", "")
+	var pg page
+	if r.status == http.StatusOK {
+		if err := json.Unmarshal(r.body, &pg); err != nil {
+			t.Fatalf("page %s: %v: %s", id, err, r.body)
+		}
+	}
+	return r, pg
+}
+
+func wantProblem(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	var prob struct {
+		Status       int
+		Code, Detail string
+	}
+	if r.status != status || r.header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(r.body, &prob) != nil || prob.Code != code || prob.Detail == "" {
+		t.Fatalf("got %d %s, want a %d problem with code %s", r.status, r.body, status, code)
+	}
+}
+
+// The policies, each against real service processes (microservices mode).
+func TestPoliciesInMicroservices(t *testing.T) {
+	p := start(t, "up", "--breaker-failures", "1000", "--deadline", "1s", "--call-timeout", "400ms")
+
+	t.Run("optional source down gives a partial page", func(t *testing.T) {
+		p.setFaults(t, "reviews", `{"error_rate":1}`)
+		defer p.setFaults(t, "reviews", "")
+		r, pg := p.page(t, "p002")
+		if r.status != 200 || !pg.Meta.Partial || pg.Reviews != nil || pg.Rating != nil || pg.Stock == nil || pg.Product.ID != "p002" {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+		for _, src := range []string{"reviews", "rating"} {
+			if st := pg.Meta.Sources[src].Status; st != "error" {
+				t.Errorf("%s status %q, want error", src, st)
+			}
+		}
+	})
+
+	t.Run("required source failing is a 502", func(t *testing.T) {
+		p.setFaults(t, "catalog", `{"error_rate":1}`)
+		defer p.setFaults(t, "catalog", "")
+		wantProblem(t, p.do(t, "GET", "/api/v1/products/p003/page", ""), http.StatusBadGateway, "source_failed")
+	})
+
+	t.Run("required source too slow is a 504 within the deadline", func(t *testing.T) {
+		p.setFaults(t, "catalog", `{"latency_ms":10000}`)
+		defer p.setFaults(t, "catalog", "")
+		start := time.Now()
+		r := p.do(t, "GET", "/api/v1/products/p004/page", "")
+		wantProblem(t, r, http.StatusGatewayTimeout, "source_timeout")
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("answered after %v; the deadline is 1s and the fault 10s", took)
+		}
+	})
+
+	t.Run("100 identical concurrent reads make one call", func(t *testing.T) {
+		p.setFaults(t, "recommendations", `{"latency_ms":300}`)
+		defer p.setFaults(t, "recommendations", "")
+		before := p.calls(t, "recommendations")
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				if r, _ := p.page(t, "p005"); r.status != 200 {
+					t.Errorf("status %d", r.status)
+				}
+			})
+		}
+		wg.Wait()
+		if n := p.calls(t, "recommendations") - before; n != 1 {
+			t.Errorf("100 concurrent product pages made %d calls to recommendations, want 1", n)
+		}
+	})
+}
+
+func TestStaleIfErrorAndRetryBudget(t *testing.T) {
+	p := start(t, "up", "--cache-ttl", "1ms", "--breaker-failures", "1000", "--retries", "3")
+
+	t.Run("stale-if-error", func(t *testing.T) {
+		if r, pg := p.page(t, "p006"); r.status != 200 || pg.Rating == nil {
+			t.Fatalf("warm-up: %d %s", r.status, r.body)
+		}
+		p.setFaults(t, "reviews", `{"error_rate":1}`)
+		defer p.setFaults(t, "reviews", "")
+		r, pg := p.page(t, "p006")
+		src := pg.Meta.Sources["rating"]
+		if r.status != 200 || pg.Rating == nil || src.Status != "cached" || src.Cache != "stale" {
+			t.Fatalf("with reviews down: %d, rating %+v, source %+v", r.status, pg.Rating, src)
+		}
+	})
+
+	t.Run("retries stop at the budget", func(t *testing.T) {
+		p.setFaults(t, "recommendations", `{"error_rate":1}`)
+		defer p.setFaults(t, "recommendations", "")
+		before := p.calls(t, "recommendations")
+		const requests = 30
+		for i := range requests {
+			p.page(t, fmt.Sprintf("p%03d", 20+i))
+		}
+		// Without a budget 30 requests x 4 attempts = 120 calls; the budget
+		// (10 tokens, retries while more than 5 remain) allows a few retries.
+		if n := p.calls(t, "recommendations") - before; n < requests || n > requests+8 {
+			t.Errorf("%d failing requests with 3 retries each made %d calls; want %d to %d", requests, n, requests, requests+8)
+		}
+	})
+}
+
+func TestBreakerInMicroservices(t *testing.T) {
+	p := start(t, "up", "--breaker-failures", "3", "--breaker-cooldown", "300ms")
+	p.setFaults(t, "users", `{"error_rate":1}`)
+	for i := range 3 { // retries may add failures; 3 requests are surely enough
+		p.do(t, "GET", fmt.Sprintf("/api/v1/users/u%02d/dashboard", i+1), "")
+	}
+	before := p.calls(t, "users")
+	r := p.do(t, "GET", "/api/v1/users/u04/dashboard", "")
+	wantProblem(t, r, http.StatusServiceUnavailable, "source_circuit_open")
+	if after := p.calls(t, "users"); after != before {
+		t.Errorf("the open breaker let %d calls reach users", after-before)
+	}
+	p.setFaults(t, "users", "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := p.do(t, "GET", "/api/v1/users/u05/dashboard", "")
+		if r.status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the breaker never closed again: %d %s", r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -2,8 +2,10 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -185,4 +187,66 @@ func TestBreakerInMicroservices(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestServiceHonoursThePropagatedDeadline(t *testing.T) {
+	p := start(t, "up")
+	p.setFaults(t, "catalog", `{"latency_ms":20000}`)
+	start := time.Now()
+	r := p.do(t, "GET", "/services/catalog/products/p001", "", "X-Atrium-Timeout-Ms", "100")
+	wantProblem(t, r, http.StatusGatewayTimeout, "deadline_exceeded")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the service worked on for %v after its caller's 100ms deadline", took)
+	}
+}
+
+// A crash fault takes down the whole monolith, but only one service in
+// microservices mode, where the page degrades and the service comes back.
+func TestCrashFault(t *testing.T) {
+	t.Run("monolith", func(t *testing.T) {
+		p := start(t, "monolith")
+		p.setFaults(t, "reviews", `{"crash":true}`)
+		req, _ := http.NewRequest("GET", p.base+"/api/v1/products/p007/page", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("the monolith answered %d after its reviews module crashed", resp.StatusCode)
+		}
+		err := p.cmd.Wait()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+			t.Errorf("the monolith exited with %v, want status 3", err)
+		}
+	})
+	t.Run("microservices", func(t *testing.T) {
+		p := start(t, "up")
+		old := p.instances(t, "reviews")[0].ID
+		p.setFaults(t, "reviews", `{"crash":true}`)
+		r, pg := p.page(t, "p007")
+		if r.status != 200 || !pg.Meta.Partial || pg.Product.ID != "p007" {
+			t.Fatalf("with reviews crashed: %d %s", r.status, r.body)
+		}
+		// The supervisor restarts reviews; the new instance has no fault.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			insts := p.instances(t, "reviews")
+			if len(insts) == 1 && insts[0].ID != old {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("reviews did not come back: %v", insts)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		// Once the breaker lets a probe through, pages are whole again.
+		for {
+			r, pg := p.page(t, "p008")
+			if r.status == 200 && !pg.Meta.Partial {
+				break
+			}
+			if r.status != 200 || time.Now().After(deadline) {
+				t.Fatalf("after the restart: %d %s", r.status, r.body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 }

@@ -103,12 +103,9 @@ func (rt *Runtime) BreakerState(service string) string {
 }
 
 func (rt *Runtime) breaker(service string) *gobreaker.CircuitBreaker[struct{}] {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	cb, ok := rt.breakers[service]
-	if !ok {
+	return lazy(&rt.mu, rt.breakers, service, func() *gobreaker.CircuitBreaker[struct{}] {
 		failures := rt.cfg.BreakerFailures
-		cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 			Name:        service,
 			MaxRequests: 1,
 			Timeout:     rt.cfg.BreakerCooldown,
@@ -117,31 +114,30 @@ func (rt *Runtime) breaker(service string) *gobreaker.CircuitBreaker[struct{}] {
 			// service, and a call its caller abandoned says nothing of it.
 			IsExcluded: func(err error) bool { return domain.Is(err) || errors.Is(err, context.Canceled) },
 		})
-		rt.breakers[service] = cb
-	}
-	return cb
+	})
 }
 
 func (rt *Runtime) budget(service string) *budget {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	b, ok := rt.budgets[service]
-	if !ok {
-		b = &budget{tokens: rt.cfg.RetryBudget, max: rt.cfg.RetryBudget, ratio: rt.cfg.RetryRatio}
-		rt.budgets[service] = b
-	}
-	return b
+	return lazy(&rt.mu, rt.budgets, service, func() *budget {
+		return &budget{tokens: rt.cfg.RetryBudget, max: rt.cfg.RetryBudget, ratio: rt.cfg.RetryRatio}
+	})
 }
 
 func (rt *Runtime) latencies(call string) *latencies {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	l, ok := rt.latency[call]
+	return lazy(&rt.mu, rt.latency, call, func() *latencies { return new(latencies) })
+}
+
+// lazy returns m[key], made by mk the first time it is asked for; mu
+// guards m.
+func lazy[V any](mu *sync.Mutex, m map[string]V, key string, mk func() V) V {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[key]
 	if !ok {
-		l = &latencies{}
-		rt.latency[call] = l
+		v = mk()
+		m[key] = v
 	}
-	return l
+	return v
 }
 
 // budget is a retry budget (gRPC's retry throttling): retries stop once

@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.
 	Ready func(context.Context) error
+	// Spec, when not nil, is served at /openapi.json, /openapi.yaml and
+	// /docs, and every request to a documented operation is validated
+	// against it.
+	Spec *openapi.Spec
 }
 
 // New returns the gateway's handler.
@@ -51,11 +56,15 @@ func New(cfg Config) *echo.Echo {
 		MapError:  mapError,
 	})
 	server.Health(e, cfg.Ready)
-	cfg.Composer.Routes(e.Group("/api/v1"))
-	e.Any("/services/:name", proxyRoute(cfg.Upstreams))
-	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams))
+	var validate []echo.MiddlewareFunc
+	if cfg.Spec != nil {
+		cfg.Spec.Routes(e)
+		validate = append(validate, cfg.Spec.Validate())
+	}
+	cfg.Composer.Routes(e.Group("/api/v1", validate...))
+	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams), validate...)
 	if cfg.AdminToken != "" {
-		admin := e.Group("/admin", server.RequireToken(cfg.AdminToken))
+		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Registry != nil {
 			registry.Routes(admin.Group("/registry"), cfg.Registry)
 		}

@@ -12,28 +12,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
 const token = "test-token"
 
-var quiet = slog.New(slog.DiscardHandler)
+var (
+	quiet = slog.New(slog.DiscardHandler)
+	spec  = openapi.MustLoad()
+)
 
 // monolith returns a gateway serving every service in-process.
-func monolith(t testing.TB) http.Handler {
+func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true) }
+
+// monolithWith is monolith with or without the document.
+func monolithWith(t testing.TB, withSpec bool) *echo.Echo {
 	t.Helper()
+	sp := spec
+	if !withSpec {
+		sp = nil
+	}
 	l, err := stack.OpenAll(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	return gateway.New(gateway.Config{
-		Logger: quiet, AdminToken: token, BodyLimit: "4K",
+		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults,
 		Composer:  orchestration.New(l.Services, orchestration.Config{}),
 		Upstreams: l.Handlers,
 	})
@@ -41,7 +54,7 @@ func monolith(t testing.TB) http.Handler {
 
 // microservices returns a gateway whose services are reached through reg,
 // as `atrium gateway` wires it.
-func microservices(t testing.TB, reg *registry.Registry) http.Handler {
+func microservices(t testing.TB, reg *registry.Registry) *echo.Echo {
 	t.Helper()
 	rt := &balance.Transport{Resolver: reg}
 	upstreams := map[string]http.Handler{}
@@ -49,7 +62,8 @@ func microservices(t testing.TB, reg *registry.Registry) http.Handler {
 		upstreams[name] = gateway.NewProxy(name, rt, nil)
 	}
 	return gateway.New(gateway.Config{
-		Logger: quiet, AdminToken: token, Registry: reg,
+		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec,
+		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
 		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
 		Upstreams: upstreams,
 	})

@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -70,6 +71,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Logger: logger, AdminToken: g.token, Registry: reg,
 		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(nil)),
 		Upstreams: upstreams,
+		Spec:      openapi.MustLoad(),
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
 		Ready:     allRegistered(reg),
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -42,6 +43,7 @@ func monolithCommand() *ffcli.Command {
 				Logger: logger, AdminToken: c.token,
 				Composer:  orchestration.New(local.Services, policy.config(local.Faults.Apply)),
 				Upstreams: local.Handlers,
+				Spec:      openapi.MustLoad(),
 				Faults:    local.Faults,
 			})
 			return server.Serve(ctx, ln, e)

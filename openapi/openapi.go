@@ -1,0 +1,187 @@
+// Package openapi holds atrium's OpenAPI 3.1 document, serves it with an
+// offline docs page, and validates requests against it.
+package openapi
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/labstack/echo/v4"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/atrium-bff/atrium/internal/problem"
+)
+
+//go:embed openapi.yaml
+var specYAML []byte
+
+// docs holds the docs page and its assets, copied by `make docs-assets`
+// from the swagger-ui-dist package pinned in package.json.
+//
+//go:embed docs
+var docs embed.FS
+
+// Spec is the loaded document.
+type Spec struct {
+	// Doc is the parsed document.
+	Doc *openapi3.T
+	// JSON and YAML are the document as served.
+	JSON, YAML []byte
+
+	router routers.Router
+}
+
+// Load parses and validates the embedded document.
+func Load() (*Spec, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(specYAML)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: parse: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi: invalid document: %w", err)
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: to JSON: %w", err)
+	}
+	// Route on paths alone, whatever host the server is reached by.
+	routed := *doc
+	routed.Servers = openapi3.Servers{{URL: "/"}}
+	router, err := gorillamux.NewRouter(&routed)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: router: %w", err)
+	}
+	return &Spec{Doc: doc, JSON: js, YAML: specYAML, router: router}, nil
+}
+
+// MustLoad is Load for the embedded document, which tests check.
+func MustLoad() *Spec {
+	s, err := Load()
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Routes serves the document and the docs page:
+//
+//	GET /openapi.json, GET /openapi.yaml, GET /docs, GET /docs/{asset}
+func (s *Spec) Routes(e *echo.Echo) {
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.JSON) })
+	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", s.YAML) })
+	e.GET("/docs", func(c echo.Context) error { return asset(c, "index.html") })
+	e.GET("/docs/:asset", func(c echo.Context) error { return asset(c, c.Param("asset")) })
+}
+
+func asset(c echo.Context, name string) error {
+	if strings.Contains(name, "/") || name == "index.html" && c.Param("asset") != "" {
+		return problem.New(http.StatusNotFound, "not_found", "no such asset")
+	}
+	b, err := docs.ReadFile(path.Join("docs", name))
+	if err != nil {
+		return problem.Newf(http.StatusNotFound, "not_found", "no docs asset %q", name)
+	}
+	ct := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8", ".png": "image/png", ".txt": "text/plain; charset=utf-8"}[path.Ext(name)]
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, ct, b)
+}
+
+// FindRoute returns the documented operation a request is for.
+func (s *Spec) FindRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	return s.router.FindRoute(r)
+}
+
+// Validate is middleware that checks a request to a documented operation —
+// its path and query parameters, headers and body — against the document,
+// and answers a 400 problem naming the offending field. Requests to paths
+// the document does not describe pass unchecked (the router answers them).
+func (s *Spec) Validate() echo.MiddlewareFunc {
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			route, params, err := s.router.FindRoute(req)
+			if err != nil {
+				return next(c)
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+			if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+				var maxErr *http.MaxBytesError
+				if errors.As(err, &maxErr) {
+					return echo.ErrStatusRequestEntityTooLarge
+				}
+				return problem.New(http.StatusBadRequest, "invalid", Describe(err))
+			}
+			return next(c)
+		}
+	}
+}
+
+var english = message.NewPrinter(language.English)
+
+// leaves lists the innermost failures of a JSON Schema validation, each
+// with the field it is about.
+func leaves(ve *jsonschema.ValidationError, fields bool) []string {
+	if len(ve.Causes) > 0 {
+		var out []string
+		for _, c := range ve.Causes {
+			out = append(out, leaves(c, fields)...)
+		}
+		return out
+	}
+	msg := strings.ReplaceAll(ve.ErrorKind.LocalizedString(english), "'", `"`)
+	if fields && len(ve.InstanceLocation) > 0 {
+		return []string{fmt.Sprintf("field %q: %s", strings.Join(ve.InstanceLocation, "."), msg)}
+	}
+	return []string{msg}
+}
+
+// Describe turns a validation error into a sentence that names the field.
+func Describe(err error) string {
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	var where string
+	switch {
+	case re.Parameter != nil:
+		where = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
+	case re.RequestBody != nil:
+		where = "request body"
+	default:
+		where = "request"
+	}
+	var ve *jsonschema.ValidationError
+	if errors.As(re.Err, &ve) {
+		return where + ": " + strings.Join(leaves(ve, re.Parameter == nil), "; ")
+	}
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		if ptr := se.JSONPointer(); len(ptr) > 0 && re.Parameter == nil {
+			where += fmt.Sprintf(" field %q", strings.Join(ptr, "."))
+		}
+		return where + ": " + se.Reason
+	}
+	reason := re.Reason
+	if re.Err != nil {
+		reason = strings.TrimPrefix(strings.TrimPrefix(re.Err.Error(), reason), ": ")
+		if re.Reason != "" {
+			reason = re.Reason + ": " + reason
+		}
+	}
+	return where + ": " + reason
+}

@@ -1,7 +1,11 @@
 package openapi_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/atrium-bff/atrium/openapi"
 )
@@ -16,5 +20,36 @@ func TestDocumentLoadsAndValidates(t *testing.T) {
 	}
 	if len(s.Doc.Paths.Map()) < 20 {
 		t.Errorf("only %d paths", len(s.Doc.Paths.Map()))
+	}
+}
+
+// TestRequestSchemasAre30Compatible holds the request schemas (parameters
+// and bodies) to the keywords OpenAPI 3.0 and 3.1 share, since requests are
+// validated with kin-openapi's faster 3.0 validator.
+func TestRequestSchemasAre30Compatible(t *testing.T) {
+	s := openapi.MustLoad()
+	only31 := []string{`"type":[`, `"const"`, `"prefixItems"`, `"if"`, `"$defs"`, `"unevaluated`, `"dependent`, `"contains"`}
+	check := func(where string, sch *openapi3.SchemaRef) {
+		b, err := json.Marshal(sch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range only31 {
+			if strings.Contains(string(b), k) {
+				t.Errorf("%s: request schema uses %s, a 3.1-only keyword: %s", where, k, b)
+			}
+		}
+	}
+	for path, item := range s.Doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for _, p := range append(item.Parameters, op.Parameters...) {
+				check(method+" "+path+" "+p.Value.Name, p.Value.Schema)
+			}
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Value.Content {
+					check(method+" "+path+" "+ct, mt.Schema)
+				}
+			}
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/atrium-bff/atrium/openapi"
 )
@@ -50,6 +52,25 @@ func TestRequestSchemasAre30Compatible(t *testing.T) {
 					check(method+" "+path+" "+ct, mt.Schema)
 				}
 			}
+		}
+	}
+}
+
+// TestServedDocumentPassesAnIndependentValidator checks the JSON the server
+// serves with pb33f/libopenapi-validator, which validates against the
+// OpenAPI 3.1 meta-schema and shares no code with kin-openapi.
+func TestServedDocumentPassesAnIndependentValidator(t *testing.T) {
+	doc, err := libopenapi.NewDocument(openapi.MustLoad().JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Error(e.Message, e.Reason)
 		}
 	}
 }

@@ -9,7 +9,7 @@ REPLICAS  ?=
 STATICCHECK_VERSION := v0.8.2
 export GOTOOLCHAIN := local
 
-.PHONY: run monolith build test setup lint bench fuzz clean
+.PHONY: run monolith build test setup lint bench fuzz clean docs-assets
 
 ## run: build and start the gateway plus every service as its own process
 run: build
@@ -22,14 +22,29 @@ monolith: build
 build:
 	$(GO) build -o $(ATRIUM) ./cmd/atrium
 
-## test: unit, conformance, fuzz-corpus and end-to-end tests, with the race detector
+## test: unit, conformance, contract, fuzz-corpus, docs-page and end-to-end tests, with the race detector
 test: setup
-	$(GO) test -race -count=1 -timeout 9m ./...
+	ATRIUM_REQUIRE_CHROMIUM=1 $(GO) test -race -count=1 -timeout 9m ./...
 
-## setup: everything a fresh machine needs for the tests
+# Debian packages the tests use, as command:package: gcc for the race
+# detector, Chromium for the docs page check, curl for the walkthrough.
+TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl
+
+## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:
 	$(GO) mod download
-	@command -v gcc >/dev/null || (apt-get update && apt-get install -y gcc) # the race detector needs cgo
+	@missing=""; for p in $(TEST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## docs-assets: copy the docs page's assets from the pinned swagger-ui-dist package
+docs-assets:
+	cd openapi && npm ci --no-audit --no-fund
+	cp openapi/node_modules/swagger-ui-dist/swagger-ui-bundle.js openapi/node_modules/swagger-ui-dist/swagger-ui.css \
+		openapi/node_modules/swagger-ui-dist/favicon-32x32.png openapi/docs/
+	cp openapi/node_modules/swagger-ui-dist/LICENSE openapi/docs/swagger-ui-license.txt
 
 ## lint: gofmt, go vet and staticcheck, as CI runs them
 lint: $(BIN)/staticcheck

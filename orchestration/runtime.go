@@ -44,8 +44,8 @@ type Policy struct {
 type RuntimeConfig struct {
 	// BreakerFailures consecutive failures open a service's breaker [5].
 	BreakerFailures uint32
-	// BreakerCooldown is how long a breaker stays open before it lets one
-	// probe through (half-open) [5s].
+	// BreakerCooldown is how long a breaker stays open before it lets a few
+	// probe calls through (half-open) [5s].
 	BreakerCooldown time.Duration
 	// RetryBudget caps retries per service, gRPC-style: a failure costs a
 	// token, a success earns RetryRatio of one, and retries are allowed
@@ -102,12 +102,17 @@ func (rt *Runtime) BreakerState(service string) string {
 	return rt.breaker(service).State().String()
 }
 
+// halfOpenProbes is how many calls a half-open breaker lets through; it
+// closes when they all succeed. More than one, so that a composite that calls
+// a service twice at once (rating and reviews) is not partial on recovery.
+const halfOpenProbes = 3
+
 func (rt *Runtime) breaker(service string) *gobreaker.CircuitBreaker[struct{}] {
 	return lazy(&rt.mu, rt.breakers, service, func() *gobreaker.CircuitBreaker[struct{}] {
 		failures := rt.cfg.BreakerFailures
 		return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 			Name:        service,
-			MaxRequests: 1,
+			MaxRequests: halfOpenProbes,
 			Timeout:     rt.cfg.BreakerCooldown,
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
 			// An answer (a 404, a declined payment) is not a failure of the

@@ -8,12 +8,14 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/orchestration"
 )
 
 // BenchmarkProductPage measures the product-page composite through the
 // gateway's handler, side by side in both modes: services in-process
 // (monolith) and services behind real loopback HTTP servers found through
-// the registry (microservices).
+// the registry (microservices); without the cache, where every source is
+// called, and with it, where they are all hits.
 func BenchmarkProductPage(b *testing.B) {
 	reg := registry.New(time.Hour)
 	l, err := stack.OpenAll(b.TempDir())
@@ -24,10 +26,16 @@ func BenchmarkProductPage(b *testing.B) {
 	for name, h := range l.Handlers {
 		register(b, reg, name, name+"-1", h)
 	}
+	uncached := orchestration.Config{NoCache: true}
 	for _, mode := range []struct {
 		name string
 		h    http.Handler
-	}{{"monolith", monolith(b)}, {"microservices", microservices(b, reg)}} {
+	}{
+		{"monolith/uncached", monolithWith(b, true, uncached)},
+		{"microservices/uncached", microservicesWith(b, reg, uncached)},
+		{"monolith/cached", monolith(b)},
+		{"microservices/cached", microservices(b, reg)},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/orchestration"
 )
 
 // documented lists the document's operations as "METHOD /path/{param}",
@@ -136,7 +137,7 @@ func BenchmarkValidation(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[on]
 		b.Run(name, func(b *testing.B) {
-			h := monolithWith(b, on)
+			h := monolithWith(b, on, orchestration.Config{})
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

@@ -31,10 +31,10 @@ var (
 )
 
 // monolith returns a gateway serving every service in-process.
-func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true) }
+func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true, orchestration.Config{}) }
 
-// monolithWith is monolith with or without the document.
-func monolithWith(t testing.TB, withSpec bool) *echo.Echo {
+// monolithWith is monolith with or without the document, with policies cfg.
+func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config) *echo.Echo {
 	t.Helper()
 	sp := spec
 	if !withSpec {
@@ -47,7 +47,7 @@ func monolithWith(t testing.TB, withSpec bool) *echo.Echo {
 	t.Cleanup(func() { l.Close() })
 	return gateway.New(gateway.Config{
 		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults,
-		Composer:  orchestration.New(l.Services, orchestration.Config{}),
+		Composer:  orchestration.New(l.Services, cfg),
 		Upstreams: l.Handlers,
 	})
 }
@@ -55,6 +55,11 @@ func monolithWith(t testing.TB, withSpec bool) *echo.Echo {
 // microservices returns a gateway whose services are reached through reg,
 // as `atrium gateway` wires it.
 func microservices(t testing.TB, reg *registry.Registry) *echo.Echo {
+	return microservicesWith(t, reg, orchestration.Config{})
+}
+
+// microservicesWith is microservices with policies cfg.
+func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.Config) *echo.Echo {
 	t.Helper()
 	rt := &balance.Transport{Resolver: reg}
 	upstreams := map[string]http.Handler{}
@@ -64,7 +69,7 @@ func microservices(t testing.TB, reg *registry.Registry) *echo.Echo {
 	return gateway.New(gateway.Config{
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec,
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
-		Composer:  orchestration.New(stack.Remote(rt), orchestration.Config{}),
+		Composer:  orchestration.New(stack.Remote(rt), cfg),
 		Upstreams: upstreams,
 	})
 }

@@ -1,13 +1,16 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -44,6 +47,45 @@ func BenchmarkProductPage(b *testing.B) {
 					mode.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/products/p001/page", nil))
 					if w.Code != http.StatusOK {
 						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkTracing measures what tracing costs the product page (in-process
+// services, no cache: seven calls a page), side by side: off, and on with
+// every trace or one in a hundred sampled.
+func BenchmarkTracing(b *testing.B) {
+	for _, mode := range []struct {
+		name   string
+		sample float64 // 0: no telemetry at all
+	}{{"off", 0}, {"sample-0.01", 0.01}, {"sample-1", 1}} {
+		b.Run(mode.name, func(b *testing.B) {
+			l, err := stack.OpenAll(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			cfg := gateway.Config{Logger: quiet, Upstreams: l.Handlers}
+			ocfg := orchestration.Config{NoCache: true}
+			if mode.sample > 0 {
+				tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "bench", SampleRatio: mode.sample})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer tel.Shutdown(context.Background())
+				cfg.Telemetry = tel
+				ocfg.Runtime = orchestration.RuntimeConfig{Tracer: tel.Tracer, Meter: tel.Meter, InProcess: l.InProcess(tel.Tracer)}
+			}
+			cfg.Composer = orchestration.New(l.Services, ocfg)
+			h := gateway.New(cfg)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if w := do(b, h, http.MethodGet, "/api/v1/products/p001/page", ""); w.Code != http.StatusOK {
+						b.Fatalf("status %d", w.Code)
 					}
 				}
 			})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -38,13 +39,7 @@ func documented() map[string][]string {
 func served(e *echo.Echo) map[string]bool {
 	out := map[string]bool{}
 	for _, r := range e.Routes() {
-		parts := strings.Split(r.Path, "/")
-		for i, p := range parts {
-			if name, ok := strings.CutPrefix(p, ":"); ok {
-				parts[i] = "{" + name + "}"
-			}
-		}
-		out[r.Method+" "+strings.Join(parts, "/")] = true
+		out[r.Method+" "+telemetry.Route(r.Path)] = true
 	}
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
@@ -42,6 +43,11 @@ type Config struct {
 	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.
 	Ready func(context.Context) error
+	// Telemetry, when not nil, traces and measures requests, serves
+	// /metrics, and serves the traces API under /admin/traces, gathering a
+	// trace's spans from TracePeers too.
+	Telemetry  *telemetry.Telemetry
+	TracePeers telemetry.Peers
 	// Spec, when not nil, is served at /openapi.json, /openapi.yaml and
 	// /docs, and every request to a documented operation is validated
 	// against it.
@@ -54,6 +60,7 @@ func New(cfg Config) *echo.Echo {
 		Logger:    cfg.Logger,
 		BodyLimit: cfg.BodyLimit,
 		MapError:  mapError,
+		Telemetry: cfg.Telemetry,
 	})
 	server.Health(e, cfg.Ready)
 	var validate []echo.MiddlewareFunc
@@ -62,7 +69,7 @@ func New(cfg Config) *echo.Echo {
 		validate = append(validate, cfg.Spec.Validate())
 	}
 	cfg.Composer.Routes(e.Group("/api/v1", validate...))
-	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams), validate...)
+	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams, cfg.Telemetry), validate...)
 	if cfg.AdminToken != "" {
 		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Registry != nil {
@@ -70,6 +77,9 @@ func New(cfg Config) *echo.Echo {
 		}
 		if cfg.Faults != nil {
 			faultRoutes(admin, cfg.Faults)
+		}
+		if cfg.Telemetry != nil {
+			cfg.Telemetry.Routes(admin.Group("/traces"), cfg.TracePeers, cfg.AdminToken)
 		}
 	}
 	return e
@@ -89,7 +99,7 @@ func mapError(err error) *problem.Problem {
 
 // proxyRoute serves /services/{name}/rest by handing the request, with its
 // path cut to /rest, to the upstream of name.
-func proxyRoute(upstreams map[string]http.Handler) echo.HandlerFunc {
+func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		name := c.Param("name")
 		h, ok := upstreams[name]
@@ -97,8 +107,14 @@ func proxyRoute(upstreams map[string]http.Handler) echo.HandlerFunc {
 			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, strings.Join(sortedKeys(upstreams), ", "))
 		}
 		// The upstream logs and answers with the same request id.
-		c.Request().Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
-		http.StripPrefix("/services/"+name, h).ServeHTTP(c.Response(), c.Request())
+		req := c.Request()
+		req.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		if tel != nil {
+			ctx, span := tel.Span(req.Context(), "proxy "+name)
+			defer span.End()
+			req = req.WithContext(ctx)
+		}
+		http.StripPrefix("/services/"+name, h).ServeHTTP(c.Response(), req)
 		return nil
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -142,7 +143,10 @@ type compensation struct {
 // step runs one step against service and records it in the meta.
 func (sg *saga) step(ctx context.Context, name, service string, p Policy, read bool, fn func(context.Context) error) error {
 	p.Hedge = false // fn stores into the saga's variables: one request at a time
-	_, src, err := sg.c.rt.execute(ctx, service, name, p, read, func(ctx context.Context) (any, error) { return nil, fn(ctx) })
+	src, err := sg.c.rt.observe(ctx, name, service, true, func(ctx context.Context) (Source, error) {
+		_, src, err := sg.c.rt.execute(ctx, service, name, p, read, func(ctx context.Context) (any, error) { return nil, fn(ctx) })
+		return src, err
+	})
 	sg.meta.Sources[name] = src
 	return err
 }
@@ -151,11 +155,14 @@ func (sg *saga) step(ctx context.Context, name, service string, p Policy, read b
 // failure. A compensation is idempotent, so it is retried until it
 // succeeds or its own 10s budget runs out; one that cannot be made is
 // reported as pending.
-func (sg *saga) fail(step string, err error) *CheckoutError {
+func (sg *saga) fail(ctx context.Context, step string, err error) *CheckoutError {
 	ce := &CheckoutError{Step: step, Err: err, Meta: sg.meta}
 	for i := len(sg.undo) - 1; i >= 0; i-- {
 		u := sg.undo[i]
-		if cerr := sg.c.rt.compensate(u.service, u.do); cerr != nil {
+		_, span := telemetry.Start(ctx, sg.c.rt.ins.tracer, "compensate "+u.name)
+		cerr := sg.c.rt.compensate(u.service, u.do)
+		span.End()
+		if cerr != nil {
 			ce.Pending = append(ce.Pending, u.name)
 		} else {
 			ce.Compensated = append(ce.Compensated, u.name)
@@ -166,6 +173,8 @@ func (sg *saga) fail(step string, err error) *CheckoutError {
 }
 
 func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey bool) (Checkout, error) {
+	ctx, span := c.rt.composite(ctx, "checkout")
+	defer span.End()
 	ctx, cancel := context.WithTimeout(ctx, 2*c.cfg.Deadline)
 	defer cancel()
 	sg := &saga{c: c, meta: Meta{Sources: map[string]Source{}}, started: time.Now()}
@@ -179,11 +188,11 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		})
 		switch {
 		case err == nil && prior.UserID != userID:
-			return Checkout{}, sg.fail(StepLookup, fmt.Errorf("key %q: %w", key, ErrKeyReused))
+			return Checkout{}, sg.fail(ctx, StepLookup, fmt.Errorf("key %q: %w", key, ErrKeyReused))
 		case err == nil:
 			return Checkout{Order: prior, Replayed: true, Meta: sg.meta}, nil
 		case !errors.Is(err, orders.ErrNotFound):
-			return Checkout{}, sg.fail(StepLookup, err)
+			return Checkout{}, sg.fail(ctx, StepLookup, err)
 		}
 	}
 
@@ -196,26 +205,26 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		_, err := c.svc.Users.User(ctx, userID)
 		return err
 	}); err != nil {
-		return Checkout{}, sg.fail(StepUser, err)
+		return Checkout{}, sg.fail(ctx, StepUser, err)
 	}
 	if err := sg.step(ctx, StepCart, "cart", read, true, func(ctx context.Context) (err error) {
 		ct, err = c.svc.Cart.Cart(ctx, userID)
 		return err
 	}); err != nil {
-		return Checkout{}, sg.fail(StepCart, err)
+		return Checkout{}, sg.fail(ctx, StepCart, err)
 	}
 	if len(ct.Items) == 0 {
-		return Checkout{}, sg.fail(StepCart, fmt.Errorf("user %s: %w", userID, ErrEmptyCart))
+		return Checkout{}, sg.fail(ctx, StepCart, fmt.Errorf("user %s: %w", userID, ErrEmptyCart))
 	}
 	if err := sg.step(ctx, StepPrice, "catalog", c.read(true, c.cfg.CacheTTL), true, func(ctx context.Context) (err error) {
 		products, err = c.svc.Catalog.Products(ctx, cartIDs(ct))
 		return err
 	}); err != nil {
-		return Checkout{}, sg.fail(StepPrice, err)
+		return Checkout{}, sg.fail(ctx, StepPrice, err)
 	}
 	priced := priceCart(ct, products)
 	if len(priced.Items) != len(ct.Items) {
-		return Checkout{}, sg.fail(StepPrice, ErrProductGone)
+		return Checkout{}, sg.fail(ctx, StepPrice, ErrProductGone)
 	}
 
 	// Reserve the stock.
@@ -228,7 +237,7 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		res, err = c.svc.Inventory.Reserve(ctx, lines)
 		return err
 	}); err != nil {
-		return Checkout{}, sg.fail(StepReserve, err)
+		return Checkout{}, sg.fail(ctx, StepReserve, err)
 	}
 	sg.undo = append(sg.undo, compensation{CompRelease, "inventory", func(ctx context.Context) error {
 		_, err := c.svc.Inventory.Release(ctx, res.ID)
@@ -257,11 +266,11 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		}})
 	}
 	if err != nil {
-		return Checkout{}, sg.fail(StepCharge, err)
+		return Checkout{}, sg.fail(ctx, StepCharge, err)
 	}
 	if charge.Status != payments.StatusSucceeded || charge.UserID != userID || charge.AmountCents != chargeReq.AmountCents {
 		// The key charged before, for a checkout that failed or differed.
-		return Checkout{}, sg.fail(StepCharge, fmt.Errorf("charge %s (%s, %d cents for %s): %w",
+		return Checkout{}, sg.fail(ctx, StepCharge, fmt.Errorf("charge %s (%s, %d cents for %s): %w",
 			charge.ID, charge.Status, charge.AmountCents, charge.UserID, ErrKeyReused))
 	}
 	sg.undo = append(sg.undo, compensation{CompRefund, "payments", func(ctx context.Context) error {
@@ -286,7 +295,7 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		}
 	}
 	if err != nil {
-		return Checkout{}, sg.fail(StepOrder, err)
+		return Checkout{}, sg.fail(ctx, StepOrder, err)
 	}
 	if order.ReservationID != res.ID {
 		// Another gateway placed this key's order first, with its own

@@ -18,6 +18,7 @@ type Step[S any] interface {
 
 type node[S any] struct {
 	name     string
+	service  string
 	required bool
 	after    []string
 	run      func(ctx context.Context, s *S) (Source, error)
@@ -54,7 +55,7 @@ type Do[S any] struct {
 }
 
 func (d Do[S]) node(rt *Runtime) node[S] {
-	return node[S]{name: d.Name, required: d.Policy.Required, after: d.After,
+	return node[S]{name: d.Name, service: d.Service, required: d.Policy.Required, after: d.After,
 		run: func(ctx context.Context, s *S) (Source, error) {
 			_, src, err := rt.execute(ctx, d.Service, d.Name, d.Policy, false, func(ctx context.Context) (any, error) { return nil, d.Run(ctx, s) })
 			return src, err
@@ -81,7 +82,7 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 		t, _ := v.(T)
 		return t, src, err
 	}
-	return node[S]{name: f.Name, required: f.Policy.Required, after: f.After,
+	return node[S]{name: f.Name, service: f.Service, required: f.Policy.Required, after: f.After,
 		run: func(ctx context.Context, s *S) (Source, error) {
 			if f.Key == nil {
 				v, src, err := read(ctx, s)
@@ -96,10 +97,12 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 				c := e.(cached)
 				if time.Now().Before(c.fresh) {
 					f.Set(s, c.v.(T))
+					rt.lookedUp(ctx, f.Name, "hit")
 					return Source{Status: StatusOK, Instance: "cache", Cache: "hit"}, nil
 				}
 				stale = &c
 			}
+			rt.lookedUp(ctx, f.Name, "miss")
 			// Identical concurrent reads share one call. The call runs on,
 			// detached from the first caller's cancellation but not its
 			// deadline, so one caller giving up does not fail the others.
@@ -129,6 +132,7 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 			}
 			if stale != nil && !domain.Is(res.Err) {
 				f.Set(s, stale.v.(T))
+				rt.lookedUp(ctx, f.Name, "stale")
 				fl.src.Status, fl.src.Cache = StatusCached, "stale"
 				return fl.src, nil
 			}
@@ -139,6 +143,7 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 // Plan is a composite: its steps and their dependencies, checked once when
 // the plan is made. Run it once per request with a fresh state.
 type Plan[S any] struct {
+	rt    *Runtime
 	nodes []node[S]
 	deps  [][]int // indexes of each node's After steps
 }
@@ -146,7 +151,7 @@ type Plan[S any] struct {
 // NewPlan checks and returns a plan. A step may only wait for steps listed
 // before it, so a plan has no cycle; names must be unique.
 func NewPlan[S any](rt *Runtime, steps ...Step[S]) (*Plan[S], error) {
-	p := &Plan[S]{}
+	p := &Plan[S]{rt: rt}
 	index := map[string]int{}
 	for i, st := range steps {
 		n := st.node(rt)
@@ -207,7 +212,9 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 					return nil
 				}
 			}
-			src, err := nd.run(gctx, s)
+			src, err := p.rt.observe(gctx, nd.name, nd.service, nd.required, func(ctx context.Context) (Source, error) {
+				return nd.run(ctx, s)
+			})
 			sources[i] = src
 			if err != nil && nd.required {
 				return &SourceError{Source: nd.name, Status: src.Status, Err: err}

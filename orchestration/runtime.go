@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -10,6 +11,8 @@ import (
 
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-bff/atrium/internal/domain"
@@ -52,10 +55,15 @@ type RuntimeConfig struct {
 	// while more than half of RetryBudget tokens are left [10, 0.1].
 	RetryBudget float64
 	RetryRatio  float64
-	// Before, when set, runs before every attempt of a call to a service;
-	// an error fails the attempt. A monolith injects its faults here, at the
-	// in-process call boundary.
-	Before func(ctx context.Context, service string) error
+	// InProcess, when set, wraps every attempt of a call to a service; it
+	// must call call (or fail instead). A monolith injects its faults and
+	// traces its services here, at the in-process call boundary.
+	InProcess func(ctx context.Context, service string, call func(context.Context) error) error
+	// Tracer traces composites and calls. If nil, nothing is traced.
+	Tracer trace.Tracer
+	// Meter measures calls, the cache, breakers and retry budgets. If nil,
+	// nothing is measured.
+	Meter metric.Meter
 }
 
 // Runtime holds what calls to the same service share across composites and
@@ -67,13 +75,16 @@ type Runtime struct {
 	cache   *gocache.Cache
 	flights singleflight.Group
 
+	ins instruments
+
 	mu       sync.Mutex
 	breakers map[string]*gobreaker.CircuitBreaker[struct{}]
 	budgets  map[string]*budget
 	latency  map[string]*latencies
 }
 
-// NewRuntime returns a Runtime.
+// NewRuntime returns a Runtime. It panics if the Meter refuses its
+// instruments, a programming error.
 func NewRuntime(cfg RuntimeConfig) *Runtime {
 	if cfg.BreakerFailures == 0 {
 		cfg.BreakerFailures = 5
@@ -87,13 +98,17 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 	if cfg.RetryRatio == 0 {
 		cfg.RetryRatio = 0.1
 	}
-	return &Runtime{
+	rt := &Runtime{
 		cfg:      cfg,
 		cache:    gocache.New(gocache.NoExpiration, time.Minute),
 		breakers: map[string]*gobreaker.CircuitBreaker[struct{}]{},
 		budgets:  map[string]*budget{},
 		latency:  map[string]*latencies{},
 	}
+	if err := rt.instrument(); err != nil {
+		panic(fmt.Sprintf("orchestration: instruments: %v", err))
+	}
+	return rt
 }
 
 // BreakerState returns the state of a service's breaker: "closed", "open"
@@ -232,12 +247,11 @@ func (rt *Runtime) attempt(ctx context.Context, service, call string, p Policy, 
 	}
 	once := func(ctx context.Context) result {
 		ctx, rec := hop.WithRecord(ctx)
-		if rt.cfg.Before != nil {
-			if err := rt.cfg.Before(ctx, service); err != nil {
-				return result{sent: 1, err: err}
-			}
-		}
-		v, err := fn(ctx)
+		var v any
+		err := rt.inProcess(ctx, service, func(ctx context.Context) (err error) {
+			v, err = fn(ctx)
+			return err
+		})
 		return result{v: v, inst: rec.Instance(), sent: 1, err: err}
 	}
 	if !p.Hedge || !read {
@@ -290,6 +304,14 @@ func (rt *Runtime) hedged(ctx context.Context, call string, once func(context.Co
 	}
 	last.sent = sent
 	return last
+}
+
+// inProcess runs call through the InProcess hook, if any.
+func (rt *Runtime) inProcess(ctx context.Context, service string, call func(context.Context) error) error {
+	if rt.cfg.InProcess == nil {
+		return call(ctx)
+	}
+	return rt.cfg.InProcess(ctx, service, call)
 }
 
 // backoff is full-jitter exponential backoff: up to 10ms, 20ms, 40ms ... 200ms.
@@ -350,13 +372,7 @@ func (rt *Runtime) compensate(service string, fn func(context.Context) error) er
 	var err error
 	for attempt := 1; ; attempt++ {
 		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		err = nil
-		if rt.cfg.Before != nil {
-			err = rt.cfg.Before(actx, service)
-		}
-		if err == nil {
-			err = fn(actx)
-		}
+		err = rt.inProcess(actx, service, fn)
 		acancel()
 		if err == nil || domain.Is(err) {
 			return nil

@@ -60,16 +60,32 @@ func gatewayCommand() *ffcli.Command {
 
 // runGateway serves the microservices gateway on ln until ctx is done.
 func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *slog.Logger) error {
+	tel, err := g.telemetry(ctx, "atrium-gateway")
+	if err != nil {
+		return err
+	}
+	defer shutdown(tel)
 	reg := registry.New(g.ttl)
 	go reg.Run(ctx)
-	rt := &balance.Transport{Resolver: reg, Base: newUpstreamTransport()}
+	if err := registry.Observe(tel.Meter, reg, stack.Names); err != nil {
+		return err
+	}
+	rt := &balance.Transport{Resolver: reg, Base: tel.Transport(newUpstreamTransport())}
 	upstreams := map[string]http.Handler{}
 	for _, name := range stack.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg,
-		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(nil)),
+		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(tel, nil)),
+		Telemetry: tel,
+		TracePeers: func() []string {
+			var urls []string
+			for _, inst := range reg.All() {
+				urls = append(urls, "http://"+inst.HostPort())
+			}
+			return urls
+		},
 		Upstreams: upstreams,
 		Spec:      openapi.MustLoad(),
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},

@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/atrium-bff/atrium/internal/telemetry"
 )
 
 func main() {
@@ -26,10 +30,12 @@ func main() {
 
 // common holds the flags every server subcommand takes.
 type common struct {
-	addr     string
-	logLevel string
-	dataDir  string
-	token    string
+	addr         string
+	logLevel     string
+	dataDir      string
+	token        string
+	otelEndpoint string
+	traceSample  float64
 }
 
 func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
@@ -38,7 +44,33 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
+	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	fs.Float64Var(&c.traceSample, "trace-sample", 1, "fraction of new traces to sample, parent-based (env ATRIUM_TRACE_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
 	return fs
+}
+
+// telemetry sets up tracing and metrics for a process named service,
+// reading the standard OTEL_* variables where atrium's own are not set.
+func (c *common) telemetry(ctx context.Context, service string) (*telemetry.Telemetry, error) {
+	endpoint := c.otelEndpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	}
+	sample := c.traceSample
+	if v, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && os.Getenv("ATRIUM_TRACE_SAMPLE") == "" {
+		sample = v
+	}
+	if sample == 0 {
+		sample = -1 // the flag's 0 means none; the Config's 0 means the default
+	}
+	return telemetry.New(ctx, telemetry.Config{Service: service, Endpoint: endpoint, SampleRatio: sample})
+}
+
+// shutdown flushes telemetry on the way out, within 5 seconds.
+func shutdown(tel *telemetry.Telemetry) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = tel.Shutdown(ctx)
 }
 
 var envOptions = []ff.Option{ff.WithEnvVarPrefix("ATRIUM")}

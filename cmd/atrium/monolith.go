@@ -29,6 +29,11 @@ func monolithCommand() *ffcli.Command {
 		Options:    envOptions,
 		Exec: func(ctx context.Context, _ []string) error {
 			logger := server.NewLogger(os.Stderr, c.logLevel, "monolith")
+			tel, err := c.telemetry(ctx, "atrium-monolith")
+			if err != nil {
+				return err
+			}
+			defer shutdown(tel)
 			local, err := stack.OpenAll(c.dataDir)
 			if err != nil {
 				return err
@@ -41,7 +46,8 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token,
-				Composer:  orchestration.New(local.Services, policy.config(local.Faults.Apply)),
+				Composer:  orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
+				Telemetry: tel,
 				Upstreams: local.Handlers,
 				Spec:      openapi.MustLoad(),
 				Faults:    local.Faults,

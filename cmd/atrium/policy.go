@@ -5,6 +5,7 @@ import (
 	"flag"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -27,7 +28,7 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.hedge, "hedge", false, "hedge reads: a second request after the p95 latency (env ATRIUM_HEDGE)")
 }
 
-func (p *policyFlags) config(before func(ctx context.Context, service string) error) orchestration.Config {
+func (p *policyFlags) config(tel *telemetry.Telemetry, inProcess func(ctx context.Context, service string, call func(context.Context) error) error) orchestration.Config {
 	retries := p.retries
 	if retries == 0 {
 		retries = -1 // the flag's 0 means none; the Config's 0 means the default
@@ -36,7 +37,8 @@ func (p *policyFlags) config(before func(ctx context.Context, service string) er
 		Deadline: p.deadline, CallTimeout: p.callTimeout, Retries: retries,
 		CacheTTL: p.cacheTTL, NoCache: p.noCache, Hedge: p.hedge,
 		Runtime: orchestration.RuntimeConfig{
-			BreakerFailures: uint32(max(p.breakerFailures, 1)), BreakerCooldown: p.breakerCooldown, Before: before,
+			BreakerFailures: uint32(max(p.breakerFailures, 1)), BreakerCooldown: p.breakerCooldown, InProcess: inProcess,
+			Tracer: tel.Tracer, Meter: tel.Meter,
 		},
 	}
 }

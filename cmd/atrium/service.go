@@ -69,7 +69,12 @@ func serviceCommand() *ffcli.Command {
 				}
 			}
 			logger := server.NewLogger(os.Stderr, c.logLevel, name).With("instance", inst.ID)
-			e := server.New(server.Config{Logger: logger})
+			tel, err := c.telemetry(ctx, "atrium-"+name)
+			if err != nil {
+				return err
+			}
+			defer shutdown(tel)
+			e := server.New(server.Config{Logger: logger, Telemetry: tel})
 			e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
 					c.Response().Header().Set(InstanceHeader, inst.ID)
@@ -81,8 +86,17 @@ func serviceCommand() *ffcli.Command {
 			faults := new(fault.Injector)
 			if c.token != "" {
 				fault.Routes(e.Group("/admin/faults", server.RequireToken(c.token)), inst.ID, faults)
+				tel.Routes(e.Group("/admin/traces", server.RequireToken(c.token)), nil, c.token)
 			}
-			e.Any("/*", echo.WrapHandler(faults.Middleware(h)))
+			// The same span a monolith makes at its in-process boundary.
+			e.Any("/*", echo.WrapHandler(faults.Middleware(h)), func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error {
+					ctx, span := tel.Span(c.Request().Context(), "service "+name)
+					defer span.End()
+					c.SetRequest(c.Request().WithContext(ctx))
+					return next(c)
+				}
+			})
 
 			// Serve until ctx is done, deregistering before the server drains,
 			// so the gateway stops sending requests before they would fail.

@@ -20,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/atrium-bff/atrium/internal/domain"
 )
 
@@ -178,4 +181,21 @@ func (r *Registry) rebuild() {
 		slices.SortFunc(insts, func(a, b Instance) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	r.snapshot.Store(&snap)
+}
+
+// Observe reports, as the gauge atrium.registry.instances, how many live
+// instances each of services has.
+func Observe(m metric.Meter, r *Registry, services []string) error {
+	g, err := m.Int64ObservableGauge("atrium.registry.instances", metric.WithUnit("{instance}"),
+		metric.WithDescription("Live instances by service."))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, s := range services {
+			o.ObserveInt64(g, int64(len(r.Instances(s))), metric.WithAttributes(attribute.String("atrium.service", s)))
+		}
+		return nil
+	}, g)
+	return err
 }

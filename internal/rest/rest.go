@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/problem"
@@ -97,6 +99,13 @@ func NewHandler(t Errors, register func(e *echo.Echo)) http.Handler {
 		cp.RequestID = c.Request().Header.Get(echo.HeaderXRequestID)
 		problem.Write(c.Response(), &cp)
 	}
+	// Name the service's own route on the span the request is in.
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			trace.SpanFromContext(c.Request().Context()).SetAttributes(attribute.String("atrium.route", c.Request().Method+" "+c.Path()))
+			return next(c)
+		}
+	})
 	register(e)
 	return e
 }

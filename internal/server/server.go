@@ -19,6 +19,7 @@ import (
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 )
 
 // Config configures New. The zero value is usable.
@@ -32,10 +33,14 @@ type Config struct {
 	// errors it does not know, which then get the default mapping
 	// (echo.HTTPError keeps its status, anything else is a 500).
 	MapError func(error) *problem.Problem
+	// Telemetry, when not nil, traces and measures every request and
+	// serves GET /metrics.
+	Telemetry *telemetry.Telemetry
 }
 
-// New returns an echo instance with, in order: request id, panic recovery,
-// access log, body-size limit. Errors answer as application/problem+json.
+// New returns an echo instance with, in order: request id, tracing and
+// metrics (with Telemetry), access log, panic recovery, body-size limit.
+// Errors answer as application/problem+json.
 func New(cfg Config) *echo.Echo {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -47,15 +52,19 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger, cfg.MapError)
+	e.Use(middleware.RequestID())
+	if cfg.Telemetry != nil {
+		e.Use(cfg.Telemetry.Middleware())
+		e.GET("/metrics", echo.WrapHandler(cfg.Telemetry.MetricsHandler()))
+	}
 	e.Use(
-		middleware.RequestID(),
+		AccessLog(cfg.Logger),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-				cfg.Logger.Error("panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
+				cfg.Logger.ErrorContext(c.Request().Context(), "panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
 				return err
 			},
 		}),
-		AccessLog(cfg.Logger),
 		middleware.BodyLimit(cfg.BodyLimit),
 	)
 	return e
@@ -67,7 +76,7 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true,
 		LogRequestID: true, LogRemoteIP: true, LogError: true, LogResponseSize: true,
 		HandleError: true,
-		LogValuesFunc: func(_ echo.Context, v middleware.RequestLoggerValues) error {
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			attrs := []slog.Attr{
 				slog.String("method", v.Method), slog.String("uri", v.URI),
 				slog.Int("status", v.Status), slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
@@ -77,7 +86,7 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 			if v.Error != nil {
 				attrs = append(attrs, slog.String("err", v.Error.Error()))
 			}
-			logger.LogAttrs(context.Background(), slog.LevelInfo, "access", attrs...)
+			logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "access", attrs...)
 			return nil
 		},
 	})
@@ -92,7 +101,7 @@ func ErrorHandler(logger *slog.Logger, mapErr func(error) *problem.Problem) echo
 		}
 		p := toProblem(err, mapErr)
 		if p.Status >= 500 && p.Status != http.StatusBadGateway && p.Status != http.StatusServiceUnavailable && p.Status != http.StatusGatewayTimeout {
-			logger.Error("internal error", "err", err, "path", c.Request().URL.Path)
+			logger.ErrorContext(c.Request().Context(), "internal error", "err", err, "path", c.Request().URL.Path)
 		}
 		cp := *p
 		cp.Instance = c.Request().URL.Path
@@ -207,11 +216,12 @@ func Health(e *echo.Echo, ready func(context.Context) error) {
 }
 
 // NewLogger returns a JSON slog logger at the named level ("debug", "info",
-// "warn", "error"; default info) tagged with the process's component.
+// "warn", "error"; default info) tagged with the process's component. A
+// line written with a context inside a span carries trace_id and span_id.
 func NewLogger(w interface{ Write([]byte) (int, error) }, level, component string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})).With("component", component)
+	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))).With("component", component)
 }

@@ -4,14 +4,19 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/cart/carthttp"
@@ -122,6 +127,22 @@ func OpenAll(dataDir string) (*Local, error) {
 		l.Handlers[name] = l.Faults[name].Middleware(h)
 	}
 	return l, nil
+}
+
+// InProcess is the in-process call boundary of a monolith, for
+// orchestration.RuntimeConfig.InProcess: each call to a service is a span
+// "service <name>", as it is in that service's own process in microservices
+// mode, and passes the service's fault injector first.
+func (l *Local) InProcess(tracer trace.Tracer) func(ctx context.Context, service string, call func(context.Context) error) error {
+	return func(ctx context.Context, service string, call func(context.Context) error) error {
+		ctx, span := telemetry.Start(ctx, tracer, "service "+service)
+		defer span.End()
+		if err := l.Faults.Apply(ctx, service); err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			return err
+		}
+		return call(ctx)
+	}
 }
 
 // Close closes the services' files.

@@ -1,0 +1,152 @@
+package telemetry
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TraceHeader names the trace a response belongs to, so that a developer
+// can look it up at /admin/traces/{id}.
+const TraceHeader = "X-Trace-Id"
+
+type serverMetrics struct {
+	duration metric.Float64Histogram
+	active   metric.Int64UpDownCounter
+	sets     sync.Map // "method route status" → metric.MeasurementOption
+}
+
+// set returns the attributes of a request's measurements, made once per
+// method, route and status (route "" and status 0: method alone).
+func (m *serverMetrics) set(method, route string, status int) metric.MeasurementOption {
+	id := method + " " + route + " " + strconv.Itoa(status)
+	if o, ok := m.sets.Load(id); ok {
+		return o.(metric.MeasurementOption)
+	}
+	kvs := []attribute.KeyValue{attribute.String("http.request.method", method)}
+	if route != "" {
+		kvs = append(kvs, attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+	}
+	o, _ := m.sets.LoadOrStore(id, metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	return o.(metric.MeasurementOption)
+}
+
+func newServerMetrics(m metric.Meter) (*serverMetrics, error) {
+	d, err := m.Float64Histogram("http.server.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	if err != nil {
+		return nil, err
+	}
+	a, err := m.Int64UpDownCounter("http.server.active_requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests in flight."))
+	if err != nil {
+		return nil, err
+	}
+	return &serverMetrics{duration: d, active: a}, nil
+}
+
+// Middleware traces and measures every request: it continues the trace
+// the caller propagated (W3C traceparent), names the server span after the
+// route ("GET /api/v1/products/{id}/page"), answers with the trace id in
+// X-Trace-Id, and records request duration and in-flight requests by
+// method, route and status. Routes are patterns, never ids, so the metrics'
+// label values stay bounded.
+func (t *Telemetry) Middleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			ctx := t.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+			ctx, span := t.Tracer.Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+			if span.IsRecording() {
+				span.SetAttributes(semconv.HTTPRequestMethodKey.String(req.Method), semconv.URLPath(req.URL.Path))
+			}
+			defer span.End()
+			c.SetRequest(req.WithContext(ctx))
+			if sc := span.SpanContext(); sc.IsSampled() {
+				c.Response().Header().Set(TraceHeader, sc.TraceID().String())
+			}
+			active := t.server.set(req.Method, "", 0)
+			t.server.active.Add(ctx, 1, active)
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // answer now, so that the status below is the one sent
+			}
+			route := Route(c.Path())
+			status := c.Response().Status
+			if span.IsRecording() {
+				span.SetName(req.Method + " " + route)
+				span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
+				if status >= 500 {
+					span.SetStatus(codes.Error, strconv.Itoa(status))
+				}
+			}
+			t.server.active.Add(ctx, -1, active)
+			t.server.duration.Record(ctx, time.Since(start).Seconds(), t.server.set(req.Method, route, status))
+			return nil
+		}
+	}
+}
+
+// Route writes an echo route pattern the way OpenAPI does
+// ("/products/:id" is "/products/{id}"); no route is "unmatched".
+func Route(path string) string {
+	if path == "" {
+		return "unmatched"
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		if name, ok := strings.CutPrefix(p, ":"); ok {
+			parts[i] = "{" + name + "}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// Span starts a span named name, child of the one in ctx; see Start.
+func (t *Telemetry) Span(ctx context.Context, name string) (context.Context, trace.Span) {
+	return Start(ctx, t.Tracer, name)
+}
+
+// Start starts a span named name, child of the one in ctx. Under a parent
+// that is not sampled it starts nothing and returns ctx and that parent's
+// span, which records nothing and whose End does nothing: with parent-based
+// sampling the child would not be sampled either, so an unsampled request
+// pays for no spans.
+func Start(ctx context.Context, tracer trace.Tracer, name string) (context.Context, trace.Span) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	return tracer.Start(ctx, name)
+}
+
+// LogHandler wraps h so that every record written with a context inside a
+// span carries trace_id and span_id.
+func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
+
+type logHandler struct{ slog.Handler }
+
+func (l logHandler) Handle(ctx context.Context, r slog.Record) error {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return logHandler{l.Handler.WithAttrs(attrs)}
+}
+
+func (l logHandler) WithGroup(name string) slog.Handler { return logHandler{l.Handler.WithGroup(name)} }

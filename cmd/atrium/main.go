@@ -45,7 +45,7 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
-	fs.Float64Var(&c.traceSample, "trace-sample", 1, "fraction of new traces to sample, parent-based (env ATRIUM_TRACE_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
+	fs.Float64Var(&c.traceSample, "otel-sample", 1, "fraction of new traces to sample, parent-based (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
 	return fs
 }
 
@@ -57,7 +57,7 @@ func (c *common) telemetry(ctx context.Context, service string) (*telemetry.Tele
 		endpoint = os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
 	}
 	sample := c.traceSample
-	if v, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && os.Getenv("ATRIUM_TRACE_SAMPLE") == "" {
+	if v, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && os.Getenv("ATRIUM_OTEL_SAMPLE") == "" {
 		sample = v
 	}
 	if sample == 0 {

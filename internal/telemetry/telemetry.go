@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +31,10 @@ import (
 type Config struct {
 	// Service names the process in traces and metrics (service.name).
 	Service string
-	// Endpoint, when set, is an OTLP/HTTP collector ("host:4318" or a URL)
-	// that spans are exported to, besides the in-process ring.
+	// Endpoint, when set, is an OTLP/HTTP collector that spans are exported
+	// to, besides the in-process ring: "host:4318", or a base URL such as
+	// "http://collector:4318" (as OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces
+	// is added), or the full URL of the traces endpoint.
 	Endpoint string
 	// SampleRatio samples that fraction of new traces; a request that
 	// arrives with a sampled parent is always traced (parent-based) [1].
@@ -72,8 +75,11 @@ func New(ctx context.Context, cfg Config) (*Telemetry, error) {
 	}
 	if cfg.Endpoint != "" {
 		var eopt otlptracehttp.Option = otlptracehttp.WithEndpoint(cfg.Endpoint)
-		if strings.Contains(cfg.Endpoint, "://") {
-			eopt = otlptracehttp.WithEndpointURL(cfg.Endpoint)
+		if u, err := url.Parse(cfg.Endpoint); err == nil && strings.Contains(cfg.Endpoint, "://") {
+			if u.Path == "" || u.Path == "/" {
+				u.Path = "/v1/traces"
+			}
+			eopt = otlptracehttp.WithEndpointURL(u.String())
 		}
 		exp, err := otlptracehttp.New(ctx, eopt, otlptracehttp.WithInsecure())
 		if err != nil {

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/stack"
+	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
 )
@@ -29,6 +31,17 @@ var (
 	quiet = slog.New(slog.DiscardHandler)
 	spec  = openapi.MustLoad()
 )
+
+// tel is test telemetry: every request traced, kept in a small ring.
+func tel(t testing.TB) *telemetry.Telemetry {
+	t.Helper()
+	tl, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", RingTraces: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Shutdown(context.Background()) })
+	return tl
+}
 
 // monolith returns a gateway serving every service in-process.
 func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true, orchestration.Config{}) }
@@ -46,7 +59,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config) *echo.E
 	}
 	t.Cleanup(func() { l.Close() })
 	return gateway.New(gateway.Config{
-		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults,
+		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
 		Composer:  orchestration.New(l.Services, cfg),
 		Upstreams: l.Handlers,
 	})
@@ -67,7 +80,7 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.C
 		upstreams[name] = gateway.NewProxy(name, rt, nil)
 	}
 	return gateway.New(gateway.Config{
-		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec,
+		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
 		Composer:  orchestration.New(stack.Remote(rt), cfg),
 		Upstreams: upstreams,

@@ -27,6 +27,9 @@ type Faults struct {
 	LatencyMS int `json:"latency_ms"`
 	// ErrorRate fails that fraction of calls (0 to 1) with ErrInjected.
 	ErrorRate float64 `json:"error_rate"`
+	// CPUMS burns that many milliseconds of CPU in every call (0 to
+	// 10000): a CPU-heavy service, to show what replicas of it buy.
+	CPUMS int `json:"cpu_ms"`
 	// Crash makes the process exit at the next call: in a monolith, that is
 	// the whole server.
 	Crash bool `json:"crash"`
@@ -37,8 +40,9 @@ var ErrInvalid = domain.New(domain.Invalid, "invalid faults")
 
 // Validate checks the ranges.
 func (f Faults) Validate() error {
-	if f.LatencyMS < 0 || f.LatencyMS > 60000 || f.ErrorRate < 0 || f.ErrorRate > 1 {
-		return fmt.Errorf("latency_ms must be 0..60000 and error_rate 0..1, got %d and %v: %w", f.LatencyMS, f.ErrorRate, ErrInvalid)
+	if f.LatencyMS < 0 || f.LatencyMS > 60000 || f.ErrorRate < 0 || f.ErrorRate > 1 || f.CPUMS < 0 || f.CPUMS > 10000 {
+		return fmt.Errorf("latency_ms must be 0..60000, cpu_ms 0..10000 and error_rate 0..1, got %d, %d and %v: %w",
+			f.LatencyMS, f.CPUMS, f.ErrorRate, ErrInvalid)
 	}
 	return nil
 }
@@ -105,10 +109,29 @@ func (in *Injector) Apply(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	if f.CPUMS > 0 {
+		_ = burn(ctx, time.Duration(f.CPUMS)*time.Millisecond)
+	}
 	if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
 		return ErrInjected
 	}
 	return nil
+}
+
+// burn keeps a CPU busy for d, or until ctx ends; its result only keeps
+// the work from looking pointless.
+func burn(ctx context.Context, d time.Duration) uint64 {
+	end := time.Now().Add(d)
+	x := uint64(1)
+	for i := 0; time.Now().Before(end); i++ {
+		for range 1000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		if i%64 == 0 && ctx.Err() != nil {
+			break
+		}
+	}
+	return x
 }
 
 // Middleware applies the injector to every request before next sees it. An

@@ -1,8 +1,7 @@
 package main_test
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/launch"
 )
 
 // binary is the atrium binary that TestMain builds.
@@ -38,10 +38,9 @@ func TestMain(m *testing.M) {
 
 // proc is a running atrium process.
 type proc struct {
+	*launch.Process
+	base string
 	cmd  *exec.Cmd
-	base string // http://host:port
-	mu   sync.Mutex
-	logs bytes.Buffer
 }
 
 const adminToken = "e2e-admin-token"
@@ -50,88 +49,34 @@ const adminToken = "e2e-admin-token"
 // is ready. The process is stopped when the test ends.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	args = append(args, "--addr", "127.0.0.1:0", "--data-dir", t.TempDir())
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), "ATRIUM_ADMIN_TOKEN="+adminToken)
-	stderr, err := cmd.StderrPipe()
+	args = append(args, "--data-dir", t.TempDir())
+	lp, err := launch.Start(context.Background(), binary, args, []string{"ATRIUM_ADMIN_TOKEN=" + adminToken}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd}
+	p := &proc{Process: lp, base: lp.Base, cmd: lp.Cmd}
 	t.Cleanup(func() {
-		p.stop(t)
+		if err := lp.Stop(20 * time.Second); err != nil && strings.Contains(err.Error(), "killed") {
+			t.Errorf("atrium %v did not stop within 20s of SIGTERM", args)
+		}
 		if t.Failed() {
 			lines := strings.Split(p.output(), "\n")
 			t.Logf("last log lines of atrium %v:\n%s", args, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
-			p.mu.Lock()
-			p.logs.Write(line)
-			p.logs.WriteByte('\n')
-			p.mu.Unlock()
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal(line, &rec) == nil && strings.HasSuffix(rec.Msg, "listening") && (rec.Msg == "gateway listening" || rec.Msg == "monolith listening") {
-				select {
-				case addr <- rec.Addr:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case <-time.After(30 * time.Second):
-		t.Fatalf("atrium %v did not start", args)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("atrium %v not ready in 30s", args)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return p
 }
 
-func (p *proc) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
+func (p *proc) output() string { return p.Output() }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (p *proc) stop(t *testing.T) error {
-	if p.cmd.ProcessState != nil {
-		return nil
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
+	t.Helper()
+	err := p.Stop(20 * time.Second)
+	if err != nil && strings.Contains(err.Error(), "killed") {
 		t.Error("atrium did not stop within 20s of SIGTERM")
-		return errors.New("killed")
 	}
+	return err
 }
 
 type response struct {

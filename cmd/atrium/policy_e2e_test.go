@@ -211,7 +211,8 @@ func TestCrashFault(t *testing.T) {
 			resp.Body.Close()
 			t.Fatalf("the monolith answered %d after its reviews module crashed", resp.StatusCode)
 		}
-		err := p.cmd.Wait()
+		<-p.Done()
+		err := p.Err()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 			t.Errorf("the monolith exited with %v, want status 3", err)

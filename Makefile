@@ -9,7 +9,7 @@ REPLICAS  ?=
 STATICCHECK_VERSION := v0.8.2
 export GOTOOLCHAIN := local
 
-.PHONY: run monolith build test setup lint bench fuzz clean docs-assets
+.PHONY: run monolith build test setup lint bench fuzz clean docs-assets compare
 
 ## run: build and start the gateway plus every service as its own process
 run: build
@@ -58,6 +58,11 @@ $(BIN)/staticcheck:
 ## bench: the benchmarks, with allocations (not part of make test)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## compare: run both architectures under the same load and write docs/comparison.md (about 3 minutes)
+COMPARE_FLAGS ?=
+compare: build
+	$(ATRIUM) compare --out docs/comparison.md $(COMPARE_FLAGS)
 
 ## fuzz: fuzz the gateway's request handling for a while (FUZZTIME, default 60s)
 FUZZTIME ?= 60s

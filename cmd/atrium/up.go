@@ -23,6 +23,7 @@ func upCommand() *ffcli.Command {
 	var g gatewayFlags
 	fs := g.flags("up")
 	replicas := fs.String("replicas", "", "instances per service, e.g. catalog=3,reviews=2; default 1 each (env ATRIUM_REPLICAS)")
+	serviceProcs := fs.Int("service-gomaxprocs", 0, "cores each service process may use (GOMAXPROCS), as a container quota would; 0: all (env ATRIUM_SERVICE_GOMAXPROCS)")
 	return &ffcli.Command{
 		Name:       "up",
 		ShortUsage: "atrium up [--addr 127.0.0.1:8080] [--replicas name=N,...]",
@@ -54,7 +55,7 @@ func upCommand() *ffcli.Command {
 						Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
 						Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
 							"--data-dir", g.dataDir, "--log-level", g.logLevel, name},
-						Env: []string{"ATRIUM_ADMIN_TOKEN=" + g.token},
+						Env: childEnv(g.token, *serviceProcs),
 					})
 				}
 			}
@@ -80,6 +81,16 @@ func upCommand() *ffcli.Command {
 			}
 		},
 	}
+}
+
+// childEnv is what a service process gets besides the supervisor's own
+// environment.
+func childEnv(token string, procs int) []string {
+	env := []string{"ATRIUM_ADMIN_TOKEN=" + token}
+	if procs > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
+	}
+	return env
 }
 
 // parseReplicas reads "catalog=3,reviews=2" into a count per service, 1 for

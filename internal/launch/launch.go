@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,10 +35,15 @@ type Process struct {
 }
 
 // Start runs binary with args (a server subcommand and its flags; --addr
-// 127.0.0.1:0 is added) and env added to the environment, and returns once
-// it answers /readyz, or fails after timeout.
+// 127.0.0.1:0 is added unless args have an --addr) and env added to the
+// environment, and returns once it answers /readyz, or fails after timeout.
 func Start(ctx context.Context, binary string, args, env []string, timeout time.Duration) (*Process, error) {
-	args = append(args, "--addr", "127.0.0.1:0")
+	known := "" // an address given with a port is known before the log says it
+	if i := slices.Index(args, "--addr"); i < 0 {
+		args = append(args, "--addr", "127.0.0.1:0")
+	} else if i+1 < len(args) && !strings.HasSuffix(args[i+1], ":0") {
+		known = args[i+1]
+	}
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
@@ -49,6 +55,9 @@ func Start(ctx context.Context, binary string, args, env []string, timeout time.
 	}
 	p := &Process{Cmd: cmd, done: make(chan struct{})}
 	addr := make(chan string, 1)
+	if known != "" {
+		addr <- known
+	}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)

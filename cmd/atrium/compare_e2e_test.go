@@ -1,0 +1,81 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCompareSmoke runs atrium compare briefly and checks the report's
+// structure, and that the failure-isolation run shows the monolith down and
+// the microservices answering partially.
+func TestCompareSmoke(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "comparison.md")
+	cmd := exec.Command(binary, "compare", "--duration", "700ms", "--rate", "60", "--workers", "4", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("atrium compare: %v\n%s", err, b)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, section := range []string{"## 1. Steady load", "## 2. Latency budget", "## 3. Failure isolation",
+		"## 4. Independent scaling", "## 5. Independent deploy", "GOMAXPROCS", "atrium compare --duration 700ms"} {
+		if !strings.Contains(string(md), section) {
+			t.Errorf("the report lacks %q", section)
+		}
+	}
+	var rep struct {
+		Steady []struct{ Mode, Endpoint string }
+		Usage  []struct {
+			CPUSeconds float64 `json:"cpu_seconds"`
+		}
+		Latency []struct {
+			P50 float64 `json:"p50_ms"`
+		}
+		Isolation []struct {
+			Mode         string
+			Errors       int
+			Partial      int
+			Availability float64
+			Timeline     []struct{ Errors int }
+		}
+		Scaling []struct{ Throughput float64 }
+		Deploy  []struct{ Requests int }
+	}
+	raw, err := os.ReadFile(strings.TrimSuffix(out, ".md") + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steady) != 6 || len(rep.Usage) != 2 || len(rep.Latency) != 6 || len(rep.Isolation) != 2 || len(rep.Scaling) != 3 || len(rep.Deploy) != 2 {
+		t.Fatalf("report rows: steady %d, usage %d, latency %d, isolation %d, scaling %d, deploy %d",
+			len(rep.Steady), len(rep.Usage), len(rep.Latency), len(rep.Isolation), len(rep.Scaling), len(rep.Deploy))
+	}
+	for _, u := range rep.Usage {
+		if u.CPUSeconds <= 0 {
+			t.Errorf("no CPU time measured: %+v", rep.Usage)
+		}
+	}
+	mono, micro := rep.Isolation[0], rep.Isolation[1]
+	if mono.Mode != "monolith" || mono.Errors == 0 {
+		t.Errorf("the monolith was not down when reviews crashed: %+v", mono)
+	}
+	if micro.Mode != "microservices" || micro.Errors != 0 || micro.Partial == 0 {
+		t.Errorf("microservices did not answer partially through the crash: errors %d, partial %d", micro.Errors, micro.Partial)
+	}
+	charts, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(out, ".md"), "*.svg"))
+	if len(charts) != 4 {
+		t.Errorf("charts: %v, want 3 latency charts and the availability chart", charts)
+	}
+	for _, c := range charts {
+		if b, _ := os.ReadFile(c); !strings.Contains(string(b), "<svg") {
+			t.Errorf("%s is not an SVG", c)
+		}
+	}
+}

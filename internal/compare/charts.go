@@ -58,14 +58,25 @@ func (rep *Report) charts(dir string) ([]string, error) {
 		p.Y.Label.Text = "answered (%), partial included"
 		p.Y.Min, p.Y.Max = 0, 105
 		for _, r := range rep.Isolation {
-			pts := make(plotter.XYs, 0, len(r.Timeline))
+			answered := make(plotter.XYs, 0, len(r.Timeline))
+			whole := make(plotter.XYs, 0, len(r.Timeline))
 			for _, b := range r.Timeline {
 				if n := b.OK + b.Partial + b.Errors; n > 0 {
-					pts = append(pts, plotter.XY{X: b.At, Y: 100 * float64(b.OK+b.Partial) / float64(n)})
+					answered = append(answered, plotter.XY{X: b.At, Y: 100 * float64(b.OK+b.Partial) / float64(n)})
+					whole = append(whole, plotter.XY{X: b.At, Y: 100 * float64(b.OK) / float64(n)})
 				}
 			}
-			if err := line(p, pts, r.Mode); err != nil {
+			if err := line(p, answered, r.Mode); err != nil {
 				return nil, err
+			}
+			if r.Mode == Microservices { // where it answered partially
+				l, err := plotter.NewLine(whole)
+				if err != nil {
+					return nil, err
+				}
+				l.Color, l.Width, l.Dashes = modeColors[r.Mode], vg.Points(1), []vg.Length{vg.Points(4), vg.Points(3)}
+				p.Add(l)
+				p.Legend.Add(r.Mode+", whole answers", l)
 			}
 		}
 		f := filepath.Join(dir, "availability-crash.svg")

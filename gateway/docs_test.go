@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/browser"
 )
 
 // TestDocsPageRendersOffline opens /docs in headless Chromium, with every
@@ -20,24 +22,15 @@ import (
 // the operation list and asked nothing of any other host. make test installs
 // Chromium and sets ATRIUM_REQUIRE_CHROMIUM, so there it cannot be skipped.
 func TestDocsPageRendersOffline(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("ATRIUM_REQUIRE_CHROMIUM") != "" {
-			t.Fatal("chromium is not installed")
-		}
-		t.Skip("chromium is not installed")
-	}
+	chromium := browser.Require(t)
 	srv := httptest.NewServer(monolith(t))
 	defer srv.Close()
 	dir := t.TempDir()
 	netlog := filepath.Join(dir, "netlog.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--log-net-log="+netlog,
-		"--virtual-time-budget=10000", "--dump-dom", srv.URL+"/docs")
+	cmd := exec.CommandContext(ctx, chromium, append(browser.Args(dir),
+		"--log-net-log="+netlog, "--virtual-time-budget=10000", "--dump-dom", srv.URL+"/docs")...)
 	dom, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)

@@ -108,12 +108,8 @@ type CartResult struct {
 
 // Cart composes a user's priced cart.
 func (c *Composer) Cart(ctx context.Context, userID string) (CartResult, error) {
-	ctx, span := c.rt.composite(ctx, "cart")
-	defer span.End()
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
 	s := cartState{userID: userID}
-	meta, err := c.cartView.Run(ctx, &s)
+	meta, err := compose(ctx, c, "cart", c.cartView, &s)
 	if err != nil {
 		return CartResult{Meta: meta}, err
 	}
@@ -185,12 +181,7 @@ func (c *Composer) editCartPlan() *Plan[editState] {
 // 404) and the stock (more than available: 409), all read in parallel, makes
 // it, and returns the priced cart.
 func (c *Composer) EditCart(ctx context.Context, e CartEdit) (CartResult, error) {
-	ctx, span := c.rt.composite(ctx, "edit_cart")
-	defer span.End()
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
-	s := editState{CartEdit: e}
-	if _, err := c.editCart.Run(dctx, &s); err != nil {
+	if _, err := compose(ctx, c, "edit_cart", c.editCart, &editState{CartEdit: e}); err != nil {
 		return CartResult{}, err
 	}
 	return c.Cart(ctx, e.UserID)
@@ -233,11 +224,7 @@ func (c *Composer) cartChangePlan() *Plan[changeState] {
 
 // changeCart checks the user, makes one cart change and returns the cart.
 func (c *Composer) changeCart(ctx context.Context, userID string, change func(context.Context) error) (CartResult, error) {
-	ctx, span := c.rt.composite(ctx, "change_cart")
-	defer span.End()
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
-	if _, err := c.cartChange.Run(dctx, &changeState{userID: userID, change: change}); err != nil {
+	if _, err := compose(ctx, c, "change_cart", c.cartChange, &changeState{userID: userID, change: change}); err != nil {
 		return CartResult{}, err
 	}
 	return c.Cart(ctx, userID)

@@ -1,6 +1,7 @@
 package orchestration
 
 import (
+	"context"
 	"time"
 
 	"github.com/atrium-bff/atrium/services/cart"
@@ -116,3 +117,13 @@ func (c *Composer) write() Policy {
 
 // stockTTL is how long a stock level stays fresh: at most a second.
 func (c *Composer) stockTTL() time.Duration { return min(c.cfg.CacheTTL, time.Second) }
+
+// compose runs plan p over s as the composite name: in its span, within the
+// composite deadline.
+func compose[S any](ctx context.Context, c *Composer, name string, p *Plan[S], s *S) (Meta, error) {
+	ctx, span := c.rt.composite(ctx, name)
+	defer span.End()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	return p.Run(ctx, s)
+}

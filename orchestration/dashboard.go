@@ -102,12 +102,8 @@ func (c *Composer) dashboardPlan() *Plan[dashboardState] {
 
 // Dashboard composes a user's dashboard.
 func (c *Composer) Dashboard(ctx context.Context, userID string) (Dashboard, error) {
-	ctx, span := c.rt.composite(ctx, "dashboard")
-	defer span.End()
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
 	s := dashboardState{userID: userID}
-	meta, err := c.dashboard.Run(ctx, &s)
+	meta, err := compose(ctx, c, "dashboard", c.dashboard, &s)
 	if err != nil {
 		return Dashboard{Meta: meta}, err
 	}

@@ -67,12 +67,8 @@ func (c *Composer) listingPlan() *Plan[listingState] {
 
 // Products composes a page of the product listing.
 func (c *Composer) Products(ctx context.Context, q catalog.ListQuery) (Listing, error) {
-	ctx, span := c.rt.composite(ctx, "product_listing")
-	defer span.End()
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
 	s := listingState{q: q}
-	meta, err := c.listing.Run(ctx, &s)
+	meta, err := compose(ctx, c, "product_listing", c.listing, &s)
 	if err != nil {
 		return Listing{Meta: meta}, err
 	}

@@ -155,12 +155,8 @@ func (c *Composer) productPagePlan() *Plan[pageState] {
 
 // ProductPage composes the page of product id.
 func (c *Composer) ProductPage(ctx context.Context, id string) (ProductPage, error) {
-	ctx, span := c.rt.composite(ctx, "product_page")
-	defer span.End()
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
 	s := pageState{id: id}
-	meta, err := c.productPage.Run(ctx, &s)
+	meta, err := compose(ctx, c, "product_page", c.productPage, &s)
 	if s.recProducts != nil {
 		s.page.Recommendations = enrich(s.recs, s.recProducts, stockByID(s.recStock))
 	}

@@ -14,6 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/atrium-bff/atrium/internal/browser"
 )
 
 type span struct {
@@ -205,13 +207,7 @@ func TestMetricsMove(t *testing.T) {
 // TestWaterfallRendersInChromium checks the HTML view of a trace in
 // headless Chromium: every span is a row with a bar.
 func TestWaterfallRendersInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("ATRIUM_REQUIRE_CHROMIUM") != "" {
-			t.Fatal("chromium is not installed")
-		}
-		t.Skip("chromium is not installed")
-	}
+	chromium := browser.Require(t)
 	p := start(t, "up")
 	id, spans := tracedPage(t, p, "p013")
 	r := p.do(t, "GET", "/admin/traces/"+id+"?view=html", "", "Authorization", "Bearer "+adminToken)
@@ -226,8 +222,7 @@ func TestWaterfallRendersInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	shot := filepath.Join(dir, "trace.png")
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--user-data-dir=" + filepath.Join(dir, "profile")}
+	args := browser.Args(dir)
 	dom, err := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", "file://"+page)...).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)

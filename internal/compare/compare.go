@@ -257,6 +257,17 @@ func (rs *restartable) restart(ctx context.Context) error {
 
 func (rs *restartable) stop() { _ = rs.current().Stop(20 * time.Second) }
 
+// startRestartable starts mode on a fixed free address, with extra flags.
+func (r *runner) startRestartable(ctx context.Context, mode string, extra ...string) (*restartable, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	rs := &restartable{r: r, mode: mode, args: append([]string{"--addr", addr}, extra...)}
+	rs.p, err = r.start(ctx, mode, rs.args...)
+	return rs, err
+}
+
 // isolation crashes the reviews service one Duration into a load on the
 // product page three Durations long. A monolith is down until it is
 // restarted (here at once, as a supervisor would); microservices keep
@@ -264,12 +275,8 @@ func (rs *restartable) stop() { _ = rs.current().Stop(20 * time.Second) }
 // lets calls to it through again.
 func (r *runner) isolation(ctx context.Context, rep *Report) error {
 	for _, mode := range modes {
-		addr, err := freeAddr()
+		rs, err := r.startRestartable(ctx, mode)
 		if err != nil {
-			return err
-		}
-		rs := &restartable{r: r, mode: mode, args: []string{"--addr", addr}}
-		if rs.p, err = r.start(ctx, mode, rs.args...); err != nil {
 			return err
 		}
 		base := rs.p.Base
@@ -348,15 +355,12 @@ func (r *runner) scaling(ctx context.Context, rep *Report) error {
 // process.
 func (r *runner) deploy(ctx context.Context, rep *Report) error {
 	for _, mode := range modes {
-		addr, err := freeAddr()
-		if err != nil {
-			return err
-		}
-		rs := &restartable{r: r, mode: mode, args: []string{"--addr", addr}}
+		var extra []string
 		if mode == Microservices {
-			rs.args = append(rs.args, "--replicas", "catalog=2")
+			extra = []string{"--replicas", "catalog=2"}
 		}
-		if rs.p, err = r.start(ctx, mode, rs.args...); err != nil {
+		rs, err := r.startRestartable(ctx, mode, extra...)
+		if err != nil {
 			return err
 		}
 		done := make(chan error, 1)

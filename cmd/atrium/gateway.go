@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,13 +26,17 @@ import (
 
 type gatewayFlags struct {
 	common
-	policy policyFlags
-	ttl    time.Duration
+	policy         policyFlags
+	ttl            time.Duration
+	balance        string
+	healthInterval time.Duration
 }
 
 func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 	fs := g.common.flags(name, "127.0.0.1:8080")
 	g.policy.register(fs)
+	fs.StringVar(&g.balance, "balance", "", "load-balancing policy per service, e.g. catalog=least-conn,cart=sticky: round-robin (default), least-conn, p2c, sticky, hash:<header> (env ATRIUM_BALANCE)")
+	fs.DurationVar(&g.healthInterval, "health-interval", time.Second, "how often every instance's /readyz is checked (env ATRIUM_HEALTH_INTERVAL)")
 	fs.DurationVar(&g.ttl, "registry-ttl", 3*time.Second, "how long a registration lives without renewal (env ATRIUM_REGISTRY_TTL)")
 	return fs
 }
@@ -70,7 +75,19 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	if err := registry.Observe(tel.Meter, reg, stack.Names); err != nil {
 		return err
 	}
-	rt := &balance.Transport{Resolver: reg, Base: tel.Transport(newUpstreamTransport())}
+	policies, err := parseBalance(g.balance)
+	if err != nil {
+		return err
+	}
+	load, health := new(balance.Load), new(balance.Health)
+	go health.Check(ctx, reg.All, g.healthInterval)
+	rt := &balance.Transport{
+		Resolver: reg, Base: tel.Transport(newUpstreamTransport()), Load: load, Health: health,
+		NewSelector: func(service string) balance.Selector {
+			sel, _ := balance.Policy(policies[service], service, load) // checked by parseBalance
+			return sel
+		},
+	}
 	upstreams := map[string]http.Handler{}
 	for _, name := range stack.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
@@ -122,4 +139,24 @@ func newUpstreamTransport() *http.Transport {
 	t.ResponseHeaderTimeout = 10 * time.Second
 	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return t
+}
+
+// parseBalance reads "catalog=least-conn,cart=sticky" into a policy name per
+// service, checking every name now rather than at the first request.
+func parseBalance(s string) (map[string]string, error) {
+	out := map[string]string{}
+	if s == "" {
+		return out, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, policy, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || !slices.Contains(stack.Names, name) {
+			return nil, fmt.Errorf("--balance: %q is not service=policy for a known service", part)
+		}
+		if _, err := balance.Policy(policy, name, nil); err != nil {
+			return nil, fmt.Errorf("--balance: %w", err)
+		}
+		out[name] = policy
+	}
+	return out, nil
 }

@@ -3,8 +3,10 @@ package balance
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/hop"
@@ -35,6 +37,12 @@ type Transport struct {
 	// NewSelector makes the policy of a service the first time it is seen.
 	// If nil, every service gets a RoundRobin.
 	NewSelector func(service string) Selector
+	// Load counts requests in flight per instance, for load-aware
+	// policies. If nil, they are not counted.
+	Load *Load
+	// Health, when not nil, leaves out instances that are down or ejected,
+	// and learns from every request's outcome.
+	Health *Health
 
 	selectors sync.Map // service name → Selector
 }
@@ -63,16 +71,63 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	pool = t.Health.Available(pool)
 	sel := t.selector(service)
 	inst := sel.Select(pool, req)
-	resp, err := base.RoundTrip(to(req, inst))
+	resp, err := t.send(base, req, inst)
 	if err != nil && len(pool) > 1 && repeatable(req) && req.Context().Err() == nil {
 		if next := sel.Select(pool, req); next.ID != inst.ID {
 			inst = next
-			resp, err = base.RoundTrip(to(req, inst))
+			resp, err = t.send(base, req, inst)
+		}
+	}
+	if s, ok := sel.(interface {
+		Stick(*http.Request, *http.Response, registry.Instance)
+	}); ok && err == nil {
+		s.Stick(req, resp, inst)
+	}
+	return resp, err
+}
+
+// send sends req to inst, counting it in flight until its body is closed
+// and reporting its outcome to the health tracker.
+func (t *Transport) send(base http.RoundTripper, req *http.Request, inst registry.Instance) (*http.Response, error) {
+	var inflight *atomic.Int64
+	if t.Load != nil {
+		inflight = t.Load.counter(inst.ID)
+		inflight.Add(1)
+	}
+	resp, err := base.RoundTrip(to(req, inst))
+	failed := err != nil
+	if err == nil {
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			failed = true
+		}
+	}
+	if req.Context().Err() == nil { // a caller giving up says nothing of the instance
+		t.Health.Report(inst.ID, !failed)
+	}
+	if inflight != nil {
+		if err != nil {
+			inflight.Add(-1)
+		} else {
+			resp.Body = &countedBody{ReadCloser: resp.Body, n: inflight}
 		}
 	}
 	return resp, err
+}
+
+// countedBody ends a request's time in flight when its body is closed.
+type countedBody struct {
+	io.ReadCloser
+	n    *atomic.Int64
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() { b.n.Add(-1) })
+	return b.ReadCloser.Close()
 }
 
 // to returns a copy of req addressed to inst.

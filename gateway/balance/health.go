@@ -1,0 +1,162 @@
+package balance
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/atrium-bff/atrium/gateway/registry"
+)
+
+// Health says which instances may take requests: an active check (each
+// instance's /readyz, every interval) and passive outlier ejection
+// (consecutive failed requests eject an instance for a back-off period,
+// doubling while it keeps failing). The zero value ejects after 3 failures
+// for 2 s at first, up to 30 s.
+type Health struct {
+	// EjectAfter consecutive failures eject an instance [3].
+	EjectAfter int
+	// EjectFor is the first ejection's length [2s]; each ejection that
+	// follows a failure right after the last doubles it, up to 30 s.
+	EjectFor time.Duration
+
+	mu    sync.Mutex
+	state map[string]*instanceHealth
+	any   atomic.Bool // some instance may be unavailable: filter pools
+}
+
+type instanceHealth struct {
+	failures int
+	until    time.Time // ejected until
+	backoff  time.Duration
+	down     bool // the active check failed
+}
+
+func (h *Health) get(id string) *instanceHealth {
+	if h.state == nil {
+		h.state = map[string]*instanceHealth{}
+	}
+	s, ok := h.state[id]
+	if !ok {
+		s = &instanceHealth{}
+		h.state[id] = s
+	}
+	return s
+}
+
+// Report records the outcome of a request to instance id: ok is false for
+// a request that got no response or a 502/503/504.
+func (h *Health) Report(id string, ok bool) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.get(id)
+	if ok {
+		s.failures = 0
+		return
+	}
+	s.failures++
+	after := h.EjectAfter
+	if after == 0 {
+		after = 3
+	}
+	if s.failures < after {
+		return
+	}
+	first := h.EjectFor
+	if first == 0 {
+		first = 2 * time.Second
+	}
+	now := time.Now()
+	switch {
+	case s.backoff == 0 || now.After(s.until.Add(s.backoff)):
+		s.backoff = first // healthy for a while since: start over
+	default:
+		s.backoff = min(2*s.backoff, 30*time.Second)
+	}
+	s.until = now.Add(s.backoff)
+	s.failures = 0
+	h.any.Store(true)
+}
+
+// setDown records the active check's verdict on instance id.
+func (h *Health) setDown(id string, down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.get(id)
+	s.down = down
+	if down {
+		h.any.Store(true)
+	}
+}
+
+// Available returns the instances of pool that may take requests: all of
+// them when none is ejected or down, and all of them too when every one is
+// (better to try than to fail for sure).
+func (h *Health) Available(pool []registry.Instance) []registry.Instance {
+	if h == nil || !h.any.Load() {
+		return pool
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	var out []registry.Instance
+	unavailable := false
+	for _, inst := range pool {
+		if s, ok := h.state[inst.ID]; ok && (s.down || now.Before(s.until)) {
+			unavailable = true
+			continue
+		}
+		out = append(out, inst)
+	}
+	if !unavailable {
+		h.clearIfAllWell(now)
+		return pool
+	}
+	if len(out) == 0 {
+		return pool
+	}
+	return out
+}
+
+// clearIfAllWell turns the fast path back on when no instance anywhere is
+// down or ejected; the caller holds h.mu.
+func (h *Health) clearIfAllWell(now time.Time) {
+	for _, s := range h.state {
+		if s.down || now.Before(s.until) {
+			return
+		}
+	}
+	h.any.Store(false)
+}
+
+// Check probes GET /readyz of every instance list returns, every interval,
+// with a timeout of half the interval, until ctx is done. An instance that
+// does not answer 200 is down until it does.
+func (h *Health) Check(ctx context.Context, list func() []registry.Instance, interval time.Duration) {
+	client := &http.Client{Timeout: interval / 2}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var wg sync.WaitGroup
+		for _, inst := range list() {
+			wg.Go(func() {
+				resp, err := client.Get("http://" + inst.HostPort() + "/readyz")
+				if err == nil {
+					resp.Body.Close()
+				}
+				h.setDown(inst.ID, err != nil || resp.StatusCode != http.StatusOK)
+			})
+		}
+		wg.Wait()
+	}
+}

@@ -98,7 +98,6 @@ func TestStickyFollowsTheCookieAndFallsBack(t *testing.T) {
 	}
 }
 
-
 func TestHashIsStableAndMovesOnlyTheLeaversKeys(t *testing.T) {
 	pool := testPool(5)
 	h := balance.Hash{Header: "X-User", Fallback: new(balance.RoundRobin)}

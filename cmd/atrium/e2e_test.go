@@ -269,6 +269,7 @@ func TestBadInputNeverReachesA500(t *testing.T) {
 
 type instance struct {
 	ID   string
+	Port int
 	Meta map[string]string
 }
 

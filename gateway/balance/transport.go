@@ -76,10 +76,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	inst := sel.Select(pool, req)
 	resp, err := t.send(base, req, inst)
 	if err != nil && len(pool) > 1 && repeatable(req) && req.Context().Err() == nil {
-		if next := sel.Select(pool, req); next.ID != inst.ID {
-			inst = next
-			resp, err = t.send(base, req, inst)
-		}
+		inst = sel.Select(without(pool, inst.ID), req)
+		resp, err = t.send(base, req, inst)
 	}
 	if s, ok := sel.(interface {
 		Stick(*http.Request, *http.Response, registry.Instance)
@@ -128,6 +126,17 @@ type countedBody struct {
 func (b *countedBody) Close() error {
 	b.once.Do(func() { b.n.Add(-1) })
 	return b.ReadCloser.Close()
+}
+
+// without returns pool less instance id.
+func without(pool []registry.Instance, id string) []registry.Instance {
+	out := make([]registry.Instance, 0, len(pool)-1)
+	for _, inst := range pool {
+		if inst.ID != id {
+			out = append(out, inst)
+		}
+	}
+	return out
 }
 
 // to returns a copy of req addressed to inst.

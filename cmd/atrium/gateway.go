@@ -18,6 +18,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/openapi"
@@ -54,7 +55,7 @@ func gatewayCommand() *ffcli.Command {
 			if g.token == "" {
 				return errors.New("gateway: set --admin-token or ATRIUM_ADMIN_TOKEN: services need it to register")
 			}
-			ln, err := net.Listen("tcp", g.addr)
+			ln, err := cluster.Listen(g.addr)
 			if err != nil {
 				return err
 			}
@@ -109,7 +110,10 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Ready:     allRegistered(reg),
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())
-	return server.Serve(ctx, ln, e)
+	if err := cluster.Ready(); err != nil {
+		return err
+	}
+	return server.ServeDrain(ctx, ln, e, cluster.Grace())
 }
 
 // allRegistered is ready when every service has a live instance.

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway"
+	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/openapi"
@@ -39,7 +39,7 @@ func monolithCommand() *ffcli.Command {
 				return err
 			}
 			defer local.Close()
-			ln, err := net.Listen("tcp", c.addr)
+			ln, err := cluster.Listen(c.addr)
 			if err != nil {
 				return err
 			}
@@ -52,7 +52,10 @@ func monolithCommand() *ffcli.Command {
 				Spec:      openapi.MustLoad(),
 				Faults:    local.Faults,
 			})
-			return server.Serve(ctx, ln, e)
+			if err := cluster.Ready(); err != nil {
+				return err
+			}
+			return server.ServeDrain(ctx, ln, e, cluster.Grace())
 		},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/stack"
@@ -52,7 +53,7 @@ func serviceCommand() *ffcli.Command {
 			if *reg != "" && c.token == "" {
 				return errors.New("service: --registry needs --admin-token or ATRIUM_ADMIN_TOKEN")
 			}
-			ln, err := net.Listen("tcp", c.addr)
+			ln, err := cluster.Listen(c.addr)
 			if err != nil {
 				return err
 			}
@@ -114,6 +115,9 @@ func serviceCommand() *ffcli.Command {
 				}
 			}()
 			logger.Info("service listening", "addr", ln.Addr().String())
+			if err := cluster.Ready(); err != nil {
+				return err
+			}
 			select {
 			case err := <-serveErr:
 				stopKeeping()

@@ -145,6 +145,15 @@ func toProblem(err error, mapErr func(error) *problem.Problem) *problem.Problem 
 // Serve serves h on ln until ctx is done, then shuts down gracefully, giving
 // in-flight requests up to 10 seconds.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	return ServeDrain(ctx, ln, h, 0)
+}
+
+// ServeDrain is Serve for a server that shares its listening socket with
+// others (a cluster worker): when ctx is done it first stops accepting and
+// answers with "Connection: close" for the grace period, so that clients
+// move their keep-alive connections to the other workers before this one
+// closes them, then shuts down.
+func ServeDrain(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -152,6 +161,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	case <-ctx.Done():
+	}
+	if grace > 0 {
+		srv.SetKeepAlivesEnabled(false)
+		_ = ln.Close()
+		time.Sleep(grace) // bounded: the drain the caller asked for
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,0 +1,159 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hammer sends GETs to url from workers goroutines until ctx is done and
+// counts the answers: every loop is bounded by ctx.
+func hammer(ctx context.Context, url string, workers int) (ok, failed *atomic.Int64, wait func()) {
+	ok, failed = new(atomic.Int64), new(atomic.Int64)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				resp, err := client.Get(url)
+				if err == nil {
+					resp.Body.Close()
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				if err == nil && resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+
+				}
+			}
+		})
+	}
+	return ok, failed, wg.Wait
+}
+
+type clusterProc struct {
+	cmd       *exec.Cmd
+	base, adm string
+}
+
+func startCluster(t *testing.T, workers string) *clusterProc {
+	t.Helper()
+	addr, adm := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(binary, "cluster", "--workers", workers, "--addr", addr, "--admin-addr", adm, "--admin-token", adminToken,
+		"--", "monolith", "--data-dir", t.TempDir(), "--log-level", "warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Error("the cluster did not stop within 30s")
+		}
+	})
+	c := &clusterProc{cmd: cmd, base: "http://" + addr, adm: "http://" + adm}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(c.workers(t)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster's workers did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return c
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type workerStatus struct {
+	Slot, PID, Restarts int
+}
+
+func (c *clusterProc) workers(t *testing.T) []workerStatus {
+	req, _ := http.NewRequest("GET", c.adm+"/workers", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var ws []workerStatus
+	json.NewDecoder(resp.Body).Decode(&ws)
+	return ws
+}
+
+// TestClusterSurvivesCrashesAndRollsWithoutFailures kills a worker every
+// second under load, then restarts them all in turn (SIGHUP) under load.
+func TestClusterSurvivesCrashesAndRollsWithoutFailures(t *testing.T) {
+	c := startCluster(t, "2")
+	url := c.base + "/api/v1/products/p001/page"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	ok, failed, wait := hammer(ctx, url, 8)
+	kills := 0
+	for tick := time.NewTicker(time.Second); ctx.Err() == nil; {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			if ws := c.workers(t); len(ws) > 0 {
+				syscall.Kill(ws[kills%len(ws)].PID, syscall.SIGKILL)
+				kills++
+			}
+		}
+	}
+	wait()
+	cancel()
+	total := ok.Load() + failed.Load()
+	if avail := float64(ok.Load()) / float64(total); total == 0 || avail < 0.99 {
+		t.Errorf("availability %.4f (%d of %d) with %d kills", avail, ok.Load(), total, kills)
+	}
+	t.Logf("crash every second: %d kills, %d of %d requests answered (%.4f)", kills, ok.Load(), total, float64(ok.Load())/float64(total))
+	if ws := c.workers(t); len(ws) != 2 {
+		t.Fatalf("workers after the kills: %v", ws)
+	}
+
+	before := c.workers(t)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ok, failed, wait = hammer(ctx, url, 8)
+	time.Sleep(300 * time.Millisecond) // load running before the roll
+	c.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(8 * time.Second)
+	for {
+		after := c.workers(t)
+		if len(after) == 2 && after[0].PID != before[0].PID && after[1].PID != before[1].PID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rolling restart did not replace both workers: %v → %v", before, after)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // and after it, past the old workers' drain
+	cancel()
+	wait()
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Errorf("rolling restart: %d failed, %d answered; want none failed", failed.Load(), ok.Load())
+	}
+	t.Logf("rolling restart: %d requests, %d failed", ok.Load()+failed.Load(), failed.Load())
+}

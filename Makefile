@@ -9,7 +9,7 @@ REPLICAS  ?=
 STATICCHECK_VERSION := v0.8.2
 export GOTOOLCHAIN := local
 
-.PHONY: run monolith build test setup lint bench fuzz clean docs-assets compare
+.PHONY: run monolith build test setup lint bench fuzz clean docs-assets compare cluster-bench
 
 ## run: build and start the gateway plus every service as its own process
 run: build
@@ -63,6 +63,10 @@ bench:
 COMPARE_FLAGS ?=
 compare: build
 	$(ATRIUM) compare --out docs/comparison.md $(COMPARE_FLAGS)
+
+## cluster-bench: kill a cluster worker every second for 20 s under load, and measure what a second worker buys
+cluster-bench:
+	ATRIUM_CLUSTER_SECONDS=20 ATRIUM_CLUSTER_BENCH=1 $(GO) test -count=1 -v -run 'TestCluster' ./cmd/atrium
 
 ## fuzz: fuzz the gateway's request handling for a while (FUZZTIME, default 60s)
 FUZZTIME ?= 60s

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,7 +69,8 @@ func startCluster(t *testing.T, workers string) *clusterProc {
 	})
 	c := &clusterProc{cmd: cmd, base: "http://" + addr, adm: "http://" + adm}
 	deadline := time.Now().Add(30 * time.Second)
-	for len(c.workers(t)) < 2 {
+	want, _ := strconv.Atoi(workers)
+	for len(c.workers(t)) < want {
 		if time.Now().After(deadline) {
 			t.Fatal("the cluster's workers did not start")
 		}
@@ -108,7 +111,11 @@ func TestClusterSurvivesCrashesAndRollsWithoutFailures(t *testing.T) {
 	c := startCluster(t, "2")
 	url := c.base + "/api/v1/products/p001/page"
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	seconds := 4 // make cluster-bench: 20
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_CLUSTER_SECONDS")); err == nil {
+		seconds = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
 	ok, failed, wait := hammer(ctx, url, 8)
 	kills := 0
 	for tick := time.NewTicker(time.Second); ctx.Err() == nil; {
@@ -124,7 +131,7 @@ func TestClusterSurvivesCrashesAndRollsWithoutFailures(t *testing.T) {
 	wait()
 	cancel()
 	total := ok.Load() + failed.Load()
-	if avail := float64(ok.Load()) / float64(total); total == 0 || avail < 0.99 {
+	if avail := float64(ok.Load()) / float64(total); total == 0 || avail < 0.999 {
 		t.Errorf("availability %.4f (%d of %d) with %d kills", avail, ok.Load(), total, kills)
 	}
 	t.Logf("crash every second: %d kills, %d of %d requests answered (%.4f)", kills, ok.Load(), total, float64(ok.Load())/float64(total))
@@ -156,4 +163,24 @@ func TestClusterSurvivesCrashesAndRollsWithoutFailures(t *testing.T) {
 		t.Errorf("rolling restart: %d failed, %d answered; want none failed", failed.Load(), ok.Load())
 	}
 	t.Logf("rolling restart: %d requests, %d failed", ok.Load()+failed.Load(), failed.Load())
+}
+
+// TestClusterThroughput measures what a second worker buys: the same closed
+// loop against one worker and against two. A measurement, run by make
+// cluster-bench (ATRIUM_CLUSTER_BENCH=1), not by make test.
+func TestClusterThroughput(t *testing.T) {
+	if os.Getenv("ATRIUM_CLUSTER_BENCH") == "" {
+		t.Skip("a measurement: make cluster-bench")
+	}
+	rates := map[string]float64{}
+	for _, n := range []string{"1", "2"} {
+		c := startCluster(t, n)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ok, failed, wait := hammer(ctx, c.base+"/api/v1/products?limit=20&category=books", 16)
+		wait()
+		cancel()
+		rates[n] = float64(ok.Load()) / 5
+		t.Logf("%s worker(s): %.0f req/s, %d failed", n, rates[n], failed.Load())
+	}
+	t.Logf("throughput ratio, 2 workers / 1: %.2f", rates["2"]/rates["1"])
 }

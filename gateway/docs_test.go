@@ -20,7 +20,7 @@ import (
 // TestDocsPageRendersOffline opens /docs in headless Chromium, with every
 // host but the test server unreachable, and checks that the page rendered
 // the operation list and asked nothing of any other host. make test installs
-// Chromium and sets ATRIUM_REQUIRE_CHROMIUM, so there it cannot be skipped.
+// Chromium and sets ATRIUM_REQUIRE_TOOLS, so there it cannot be skipped.
 func TestDocsPageRendersOffline(t *testing.T) {
 	chromium := browser.Require(t)
 	srv := httptest.NewServer(monolith(t))

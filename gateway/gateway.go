@@ -24,8 +24,15 @@ import (
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
+// GatewayHeader names the gateway process that answered, for a balancer's
+// tests and for debugging.
+const GatewayHeader = "X-Atrium-Gateway"
+
 // Config configures New.
 type Config struct {
+	// Name names this gateway in the X-Atrium-Gateway header of every
+	// answer. Empty means no header.
+	Name string
 	// Logger receives the access log. If nil, slog.Default() is used.
 	Logger *slog.Logger
 	// AdminToken guards /admin/. Empty disables the admin API.
@@ -62,6 +69,14 @@ func New(cfg Config) *echo.Echo {
 		MapError:  mapError,
 		Telemetry: cfg.Telemetry,
 	})
+	if cfg.Name != "" {
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Response().Header().Set(GatewayHeader, cfg.Name)
+				return next(c)
+			}
+		})
+	}
 	server.Health(e, cfg.Ready)
 	var validate []echo.MiddlewareFunc
 	if cfg.Spec != nil {

@@ -56,7 +56,7 @@ func start(t *testing.T, args ...string) *proc {
 	}
 	p := &proc{Process: lp, base: lp.Base, cmd: lp.Cmd}
 	t.Cleanup(func() {
-		if err := lp.Stop(20 * time.Second); err != nil && strings.Contains(err.Error(), "killed") {
+		if err := lp.Stop(20 * time.Second); errors.Is(err, launch.ErrStopTimeout) {
 			t.Errorf("atrium %v did not stop within 20s of SIGTERM", args)
 		}
 		if t.Failed() {
@@ -73,7 +73,7 @@ func (p *proc) output() string { return p.Output() }
 func (p *proc) stop(t *testing.T) error {
 	t.Helper()
 	err := p.Stop(20 * time.Second)
-	if err != nil && strings.Contains(err.Error(), "killed") {
+	if errors.Is(err, launch.ErrStopTimeout) {
 		t.Error("atrium did not stop within 20s of SIGTERM")
 	}
 	return err

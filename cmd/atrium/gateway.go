@@ -94,7 +94,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
 	}
 	e := gateway.New(gateway.Config{
-		Logger: logger, AdminToken: g.token, Registry: reg,
+		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
 		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(tel, nil)),
 		Telemetry: tel,
 		TracePeers: func() []string {

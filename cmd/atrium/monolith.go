@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -45,7 +46,7 @@ func monolithCommand() *ffcli.Command {
 			}
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
-				Logger: logger, AdminToken: c.token,
+				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
 				Composer:  orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
 				Telemetry: tel,
 				Upstreams: local.Handlers,

@@ -10,13 +10,13 @@ import (
 )
 
 // Require returns the path of chromium. Where it is missing the test is
-// skipped, unless ATRIUM_REQUIRE_CHROMIUM is set (make test sets it, after
+// skipped, unless ATRIUM_REQUIRE_TOOLS is set (make test sets it, after
 // installing chromium), where the test fails instead.
 func Require(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
-		if os.Getenv("ATRIUM_REQUIRE_CHROMIUM") != "" {
+		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" {
 			t.Fatal("chromium is not installed")
 		}
 		t.Skip("chromium is not installed")

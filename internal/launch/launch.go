@@ -122,6 +122,10 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Err is the process's exit error, once Done is closed.
 func (p *Process) Err() error { return p.err }
 
+// ErrStopTimeout reports a process that had to be killed because it did not
+// stop within Stop's timeout.
+var ErrStopTimeout = errors.New("did not stop within the timeout: killed")
+
 // Stop sends SIGTERM and waits up to timeout for the process to exit, then
 // kills it. It returns the exit error, or an error if it had to kill.
 func (p *Process) Stop(timeout time.Duration) error {
@@ -136,7 +140,7 @@ func (p *Process) Stop(timeout time.Duration) error {
 		return p.err
 	case <-time.After(timeout):
 		p.Kill()
-		return errors.New("killed: it did not stop within the timeout")
+		return ErrStopTimeout
 	}
 }
 

@@ -134,6 +134,22 @@ func (h *Health) clearIfAllWell(now time.Time) {
 	h.any.Store(false)
 }
 
+// forget drops what is known of instances no longer listed (a restarted
+// instance comes back under a new id), so the state stays bounded.
+func (h *Health) forget(live []registry.Instance) {
+	ids := make(map[string]bool, len(live))
+	for _, inst := range live {
+		ids[inst.ID] = true
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range h.state {
+		if !ids[id] {
+			delete(h.state, id)
+		}
+	}
+}
+
 // Check probes GET /readyz of every instance list returns, every interval,
 // with a timeout of half the interval, until ctx is done. An instance that
 // does not answer 200 is down until it does.
@@ -147,8 +163,10 @@ func (h *Health) Check(ctx context.Context, list func() []registry.Instance, int
 			return
 		case <-t.C:
 		}
+		insts := list()
+		h.forget(insts)
 		var wg sync.WaitGroup
-		for _, inst := range list() {
+		for _, inst := range insts {
 			wg.Go(func() {
 				resp, err := client.Get("http://" + inst.HostPort() + "/readyz")
 				if err == nil {

@@ -28,8 +28,9 @@ test: setup
 
 # Debian packages the tests use, as command:package: gcc for the race
 # detector, Chromium for the docs page check, curl for the walkthrough, nginx
-# for the reverse-proxy test (installed without starting its service).
-TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light
+# and redis-server for the proxy and session tests (installed without starting
+# their services).
+TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server
 
 ## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:

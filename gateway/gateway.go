@@ -16,6 +16,7 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
@@ -55,6 +56,9 @@ type Config struct {
 	// trace's spans from TracePeers too.
 	Telemetry  *telemetry.Telemetry
 	TracePeers telemetry.Peers
+	// Sessions, when not nil, keeps login sessions: /api/v1/sessions and
+	// /api/v1/me... are served.
+	Sessions session.Store
 	// Spec, when not nil, is served at /openapi.json, /openapi.yaml and
 	// /docs, and every request to a documented operation is validated
 	// against it.
@@ -83,7 +87,11 @@ func New(cfg Config) *echo.Echo {
 		cfg.Spec.Routes(e)
 		validate = append(validate, cfg.Spec.Validate())
 	}
-	cfg.Composer.Routes(e.Group("/api/v1", validate...))
+	api := e.Group("/api/v1", validate...)
+	cfg.Composer.Routes(api)
+	if cfg.Sessions != nil {
+		sessionRoutes(api, cfg.Sessions, cfg.Composer)
+	}
 	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams, cfg.Telemetry), validate...)
 	if cfg.AdminToken != "" {
 		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)

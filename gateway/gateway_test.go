@@ -18,6 +18,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/telemetry"
@@ -60,6 +61,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config) *echo.E
 	t.Cleanup(func() { l.Close() })
 	return gateway.New(gateway.Config{
 		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
+		Sessions:  &session.Memory{TTL: time.Hour},
 		Composer:  orchestration.New(l.Services, cfg),
 		Upstreams: l.Handlers,
 	})
@@ -81,6 +83,7 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.C
 	}
 	return gateway.New(gateway.Config{
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
+		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
 		Composer:  orchestration.New(stack.Remote(rt), cfg),
 		Upstreams: upstreams,

@@ -127,3 +127,17 @@ func compose[S any](ctx context.Context, c *Composer, name string, p *Plan[S], s
 	defer cancel()
 	return p.Run(ctx, s)
 }
+
+// Authenticate checks a user's credentials with the users service.
+func (c *Composer) Authenticate(ctx context.Context, email, password string) (users.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	return c.svc.Users.Authenticate(ctx, email, password)
+}
+
+// User returns a user's profile.
+func (c *Composer) User(ctx context.Context, id string) (users.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	return c.svc.Users.User(ctx, id)
+}

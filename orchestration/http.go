@@ -187,6 +187,7 @@ var problems = rest.Errors{
 	{Err: catalog.ErrNotFound, Code: "product_not_found"},
 	{Err: ErrNoSuchProduct, Code: "product_not_found"},
 	{Err: users.ErrNotFound, Code: "user_not_found"},
+	{Err: users.ErrBadCredentials, Code: "bad_credentials"},
 	{Err: cart.ErrNotFound, Code: "item_not_in_cart"},
 	{Err: cart.ErrFull, Code: "cart_full"},
 	{Err: ErrExceedsStock, Code: "insufficient_stock"},

@@ -76,6 +76,10 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	if err := registry.Observe(tel.Meter, reg, stack.Names); err != nil {
 		return err
 	}
+	sessions, err := g.policy.sessionStore()
+	if err != nil {
+		return err
+	}
 	policies, err := parseBalance(g.balance)
 	if err != nil {
 		return err
@@ -97,6 +101,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
 		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(tel, nil)),
 		Telemetry: tel,
+		Sessions:  sessions,
 		TracePeers: func() []string {
 			var urls []string
 			for _, inst := range reg.All() {

@@ -35,6 +35,10 @@ func monolithCommand() *ffcli.Command {
 				return err
 			}
 			defer shutdown(tel)
+			sessions, err := policy.sessionStore()
+			if err != nil {
+				return err
+			}
 			local, err := stack.OpenAll(c.dataDir)
 			if err != nil {
 				return err
@@ -49,6 +53,7 @@ func monolithCommand() *ffcli.Command {
 				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
 				Composer:  orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
 				Telemetry: tel,
+				Sessions:  sessions,
 				Upstreams: local.Handlers,
 				Spec:      openapi.MustLoad(),
 				Faults:    local.Faults,

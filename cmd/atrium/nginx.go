@@ -22,6 +22,7 @@ func nginxConfigCommand() *ffcli.Command {
 	token := fs.String("admin-token", "", "the admin token, for --registry (env ATRIUM_ADMIN_TOKEN)")
 	prefix := fs.String("prefix", "nginx", "directory for nginx's pid, logs and temporary files (env ATRIUM_PREFIX)")
 	out := fs.String("out", "", "file to write; default standard output (env ATRIUM_OUT)")
+	sticky := fs.String("sticky", "", `keep each client on one gateway: "ip" (ip_hash) or "cookie:NAME" (env ATRIUM_STICKY)`)
 	return &ffcli.Command{
 		Name:       "nginx-config",
 		ShortUsage: "atrium nginx-config [--listen 127.0.0.1:8088] [--gateways a,b] [--registry URL] [--out FILE]",
@@ -29,11 +30,14 @@ func nginxConfigCommand() *ffcli.Command {
 		FlagSet:    fs,
 		Options:    envOptions,
 		Exec: func(ctx context.Context, _ []string) error {
+			if *sticky != "" && *sticky != "ip" && !strings.HasPrefix(*sticky, "cookie:") {
+				return errors.New(`nginx-config: --sticky is "ip" or "cookie:NAME"`)
+			}
 			dir, err := filepath.Abs(*prefix)
 			if err != nil {
 				return err
 			}
-			cfg := nginx.Config{Listen: *listen, Gateways: strings.Split(*gateways, ","), Prefix: dir}
+			cfg := nginx.Config{Listen: *listen, Gateways: strings.Split(*gateways, ","), Prefix: dir, Sticky: *sticky}
 			if *reg != "" {
 				if *token == "" {
 					return errors.New("nginx-config: --registry needs --admin-token")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,48 +18,9 @@ import (
 // both, restarting each gateway in turn under load fails no request, and a
 // gateway killed outright is failed over.
 func TestNginxInFront(t *testing.T) {
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" { // make test installs nginx
-			t.Fatal("nginx is not installed")
-		}
-		t.Skip("nginx is not installed")
-	}
 	addrs := []string{freeAddr(t), freeAddr(t)}
 	gws := []*proc{start(t, "monolith", "--addr", addrs[0]), start(t, "monolith", "--addr", addrs[1])}
-	dir, listen := t.TempDir(), freeAddr(t)
-	conf := filepath.Join(dir, "nginx.conf")
-	if out, err := exec.Command(binary, "nginx-config", "--listen", listen, "--gateways", addrs[0]+","+addrs[1],
-		"--prefix", dir, "--out", conf).CombinedOutput(); err != nil {
-		t.Fatalf("nginx-config: %v\n%s", err, out)
-	}
-	ngx := exec.Command(bin, "-p", dir, "-c", conf)
-	ngx.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := ngx.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ngx.Process.Signal(syscall.SIGQUIT) // graceful
-		ngx.Wait()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error log:\n%s", log)
-		}
-	})
-	base := "http://" + listen
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nginx never answered")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	base := startNginx(t, addrs, "")
 
 	seen := map[string]int{}
 	for range 20 {
@@ -100,5 +62,62 @@ func TestNginxInFront(t *testing.T) {
 		if got := resp.Header.Get("X-Atrium-Gateway"); got != fmt.Sprintf("monolith-%d", gws[0].cmd.Process.Pid) {
 			t.Fatalf("answered by %q after the other gateway died", got)
 		}
+	}
+}
+
+// tool returns the path of a program the tests need: make test installs
+// them and sets ATRIUM_REQUIRE_TOOLS; elsewhere a missing one skips.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return path
+}
+
+// startNginx runs nginx, configured by atrium nginx-config, in front of the
+// gateways, and returns its base URL once it answers.
+func startNginx(t *testing.T, gateways []string, sticky string) string {
+	t.Helper()
+	bin := tool(t, "nginx")
+	dir, listen := t.TempDir(), freeAddr(t)
+	conf := filepath.Join(dir, "nginx.conf")
+	args := []string{"nginx-config", "--listen", listen, "--gateways", strings.Join(gateways, ","), "--prefix", dir, "--out", conf}
+	if sticky != "" {
+		args = append(args, "--sticky", sticky)
+	}
+	if out, err := exec.Command(binary, args...).CombinedOutput(); err != nil {
+		t.Fatalf("nginx-config: %v\n%s", err, out)
+	}
+	ngx := exec.Command(bin, "-p", dir, "-c", conf)
+	ngx.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := ngx.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ngx.Process.Signal(syscall.SIGQUIT) // graceful
+		ngx.Wait()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Logf("nginx error log:\n%s", log)
+		}
+	})
+	base := "http://" + listen
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nginx never answered")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

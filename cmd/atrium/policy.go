@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 )
@@ -15,6 +19,8 @@ type policyFlags struct {
 	deadline, callTimeout, cacheTTL, breakerCooldown time.Duration
 	retries, breakerFailures                         int
 	hedge, noCache                                   bool
+	sessions, redisAddr                              string
+	sessionTTL                                       time.Duration
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -26,6 +32,20 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&p.breakerFailures, "breaker-failures", 5, "consecutive failures that open a service's circuit breaker (env ATRIUM_BREAKER_FAILURES)")
 	fs.DurationVar(&p.breakerCooldown, "breaker-cooldown", 5*time.Second, "how long a breaker stays open before a probe (env ATRIUM_BREAKER_COOLDOWN)")
 	fs.BoolVar(&p.hedge, "hedge", false, "hedge reads: a second request after the p95 latency (env ATRIUM_HEDGE)")
+	fs.StringVar(&p.sessions, "sessions", "memory", "where login sessions live: memory (this process only) or redis (shared) (env ATRIUM_SESSIONS)")
+	fs.StringVar(&p.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis for --sessions redis (env ATRIUM_REDIS_ADDR)")
+	fs.DurationVar(&p.sessionTTL, "session-ttl", 24*time.Hour, "how long a session lives (env ATRIUM_SESSION_TTL)")
+}
+
+// sessionStore is the session store the flags choose.
+func (p *policyFlags) sessionStore() (session.Store, error) {
+	switch p.sessions {
+	case "memory":
+		return &session.Memory{TTL: p.sessionTTL}, nil
+	case "redis":
+		return session.Redis{Client: redis.NewClient(&redis.Options{Addr: p.redisAddr}), TTL: p.sessionTTL}, nil
+	}
+	return nil, fmt.Errorf("--sessions %q: want memory or redis", p.sessions)
 }
 
 func (p *policyFlags) config(tel *telemetry.Telemetry, inProcess func(ctx context.Context, service string, call func(context.Context) error) error) orchestration.Config {

@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"io"
 	"sort"
+	"strings"
 	"text/template"
 )
 
@@ -20,6 +21,10 @@ type Config struct {
 	Gateways []string
 	// Services, when not empty, are service instances by service name.
 	Services map[string][]string
+	// Sticky, when set, keeps a client on one gateway: "ip" by its address
+	// (ip_hash: the session stays where it was made), or "cookie:NAME" by
+	// consistent hashing of a cookie the client already has.
+	Sticky string
 	// Prefix is the directory for nginx's pid, logs and temporary files, so
 	// that it runs without root and without touching /var.
 	Prefix string
@@ -29,6 +34,8 @@ type Config struct {
 var tmplText string
 
 var tmpl = template.Must(template.New("nginx").Funcs(template.FuncMap{
+	"cookie":    func(s string) string { return strings.TrimPrefix(s, "cookie:") },
+	"hasPrefix": strings.HasPrefix,
 	"sorted": func(m map[string][]string) []string {
 		keys := make([]string, 0, len(m))
 		for k := range m {

@@ -16,10 +16,11 @@ type Kind uint8
 
 // The kinds of domain error.
 const (
-	NotFound Kind = iota + 1 // the entity does not exist
-	Invalid                  // the request is malformed
-	Conflict                 // the request conflicts with the current state
-	Rejected                 // the request is well-formed but refused (a declined payment)
+	NotFound        Kind = iota + 1 // the entity does not exist
+	Invalid                         // the request is malformed
+	Conflict                        // the request conflicts with the current state
+	Rejected                        // the request is well-formed but refused (a declined payment)
+	Unauthenticated                 // the caller is not who it must be (bad credentials, no session)
 )
 
 // Status returns the HTTP status of a kind.
@@ -33,6 +34,8 @@ func (k Kind) Status() int {
 		return http.StatusConflict
 	case Rejected:
 		return http.StatusPaymentRequired
+	case Unauthenticated:
+		return http.StatusUnauthorized
 	}
 	return http.StatusInternalServerError
 }
@@ -49,6 +52,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case Rejected:
 		return "rejected"
+	case Unauthenticated:
+		return "unauthenticated"
 	}
 	return "failure"
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/atrium-bff/atrium/internal/seed"
 )
@@ -14,17 +17,27 @@ var seedJSON []byte
 // Store is the in-process users service over the seed users. It is
 // read-only and safe for concurrent use.
 type Store struct {
-	byID map[string]User
+	byID    map[string]User
+	byEmail map[string]account
+}
+
+type account struct {
+	user User
+	hash []byte // bcrypt
 }
 
 // New returns a Store holding the seed users.
 func New() *Store {
 	data := seed.Load[struct {
-		Users []User `json:"users"`
+		Users []struct {
+			User
+			PasswordHash string `json:"password_hash"`
+		} `json:"users"`
 	}]("users", seedJSON)
-	s := &Store{byID: make(map[string]User, len(data.Users))}
+	s := &Store{byID: make(map[string]User, len(data.Users)), byEmail: make(map[string]account, len(data.Users))}
 	for _, u := range data.Users {
-		s.byID[u.ID] = u
+		s.byID[u.ID] = u.User
+		s.byEmail[strings.ToLower(u.Email)] = account{user: u.User, hash: []byte(u.PasswordHash)}
 	}
 	return s
 }
@@ -47,6 +60,27 @@ func (s *Store) Users(_ context.Context, ids []string) ([]User, error) {
 		u, ok := s.byID[id]
 		return u, ok
 	})
+}
+
+// dummyHash, of a password nobody has, is compared against when the email
+// is unknown, so that an unknown email takes as long as a wrong password.
+const dummyHash = "$2a$10$kKZlde/rrLivDFL37KNXd.xuiEUadtA27dimfGg6xqajGXGvlCdea"
+
+// Authenticate implements Service. The seed users' passwords are
+// "atrium-" and their id ("atrium-u01").
+func (s *Store) Authenticate(_ context.Context, email, password string) (User, error) {
+	if email == "" || len(email) > 254 || password == "" || len(password) > 72 {
+		return User{}, fmt.Errorf("email and password (up to 72 bytes) are required: %w", ErrInvalid)
+	}
+	acc, ok := s.byEmail[strings.ToLower(email)]
+	hash := acc.hash
+	if !ok {
+		hash = []byte(dummyHash)
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || !ok {
+		return User{}, ErrBadCredentials
+	}
+	return acc.user, nil
 }
 
 var _ Service = (*Store)(nil)

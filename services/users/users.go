@@ -23,12 +23,17 @@ type Service interface {
 	User(ctx context.Context, id string) (User, error)
 	// Users returns the users among ids that exist, in order.
 	Users(ctx context.Context, ids []string) ([]User, error)
+	// Authenticate returns the user whose email and password these are, or
+	// ErrBadCredentials (the same for an unknown email and a wrong password).
+	Authenticate(ctx context.Context, email, password string) (User, error)
 }
 
 // Errors of the users service.
 var (
 	ErrNotFound = domain.New(domain.NotFound, "user not found")
 	ErrInvalid  = domain.New(domain.Invalid, "invalid users request")
+	// ErrBadCredentials reports an email and password that do not match.
+	ErrBadCredentials = domain.New(domain.Unauthenticated, "wrong email or password")
 )
 
 var idPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)

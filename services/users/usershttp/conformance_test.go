@@ -38,6 +38,17 @@ func TestConformance(t *testing.T) {
 		if len(countries) < 4 {
 			t.Errorf("seed users come from %d countries, want several", len(countries))
 		}
+		if who, err := svc.Authenticate(ctx, "Ada.Lovelace@example.com", "atrium-u01"); err != nil || who.ID != "u01" {
+			t.Errorf("Authenticate(u01's credentials) = %+v, %v", who, err)
+		}
+		for _, bad := range [][2]string{{"ada.lovelace@example.com", "atrium-u02"}, {"nobody@example.com", "atrium-u01"}} {
+			if _, err := svc.Authenticate(ctx, bad[0], bad[1]); !errors.Is(err, users.ErrBadCredentials) {
+				t.Errorf("Authenticate(%v) err = %v, want ErrBadCredentials", bad, err)
+			}
+		}
+		if _, err := svc.Authenticate(ctx, "", ""); !errors.Is(err, users.ErrInvalid) {
+			t.Errorf("Authenticate with nothing: err = %v, want ErrInvalid", err)
+		}
 		if _, err := svc.User(ctx, "u99"); !errors.Is(err, users.ErrNotFound) {
 			t.Errorf("User(u99) err = %v, want ErrNotFound", err)
 		}

@@ -15,17 +15,27 @@ import (
 
 var errs = rest.Errors{
 	{Err: users.ErrNotFound, Code: "user_not_found"},
+	{Err: users.ErrBadCredentials, Code: "bad_credentials"},
 	{Err: users.ErrInvalid, Code: "invalid"},
+}
+
+type credentials struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
 }
 
 // NewHandler serves svc:
 //
 //	GET /users?ids=u01,u02
-//	GET /users/{id}
+//	GET  /users/{id}
+//	POST /authenticate       {"email": "...", "password": "..."}
 func NewHandler(svc users.Service) http.Handler {
 	return rest.NewHandler(errs, func(e *echo.Echo) {
 		e.GET("/users", rest.ByIDs(users.ValidID, svc.Users))
 		e.GET("/users/:id", rest.ByParam("id", users.ValidID, svc.User))
+		e.POST("/authenticate", rest.WithBody(http.StatusOK, func(c echo.Context, cr credentials) (users.User, error) {
+			return svc.Authenticate(c.Request().Context(), cr.Email, cr.Password)
+		}))
 	})
 }
 
@@ -38,6 +48,10 @@ func NewClient(baseURL string, opts ...rest.Option) users.Service {
 
 func (c client) User(ctx context.Context, id string) (users.User, error) {
 	return rest.Get[users.User](ctx, c.c, "/users/"+url.PathEscape(id), nil)
+}
+
+func (c client) Authenticate(ctx context.Context, email, password string) (users.User, error) {
+	return rest.Send[users.User](ctx, c.c, http.MethodPost, "/authenticate", credentials{email, password})
 }
 
 func (c client) Users(ctx context.Context, ids []string) ([]users.User, error) {

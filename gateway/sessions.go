@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/gateway/session"
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/orchestration"
+)
+
+// sessionRoutes serves logging in and out and the session's own user
+// under g, the /api/v1 group:
+//
+//	POST   /sessions        {"email": "...", "password": "..."}: sets the session cookie
+//	DELETE /sessions        ends the session
+//	GET    /me, /me/dashboard, /me/cart
+func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Composer) {
+	g.POST("/sessions", func(c echo.Context) error {
+		var cr struct {
+			Email    string `json:"email"`
+			Password string `json:"password"`
+		}
+		if err := rest.Bind(c, &cr); err != nil {
+			return err
+		}
+		u, err := comp.Authenticate(c.Request().Context(), cr.Email, cr.Password)
+		if err != nil {
+			return err
+		}
+		token, err := store.Create(c.Request().Context(), u.ID)
+		if err != nil {
+			return err
+		}
+		c.SetCookie(sessionCookie(c, token, 0))
+		return c.JSON(http.StatusCreated, u)
+	})
+	g.DELETE("/sessions", func(c echo.Context) error {
+		if ck, err := c.Cookie(session.Cookie); err == nil {
+			if err := store.Delete(c.Request().Context(), ck.Value); err != nil {
+				return err
+			}
+		}
+		c.SetCookie(sessionCookie(c, "", -1))
+		return c.NoContent(http.StatusNoContent)
+	})
+	me := g.Group("/me", func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ck, err := c.Cookie(session.Cookie)
+			if err != nil {
+				return session.ErrNoSession
+			}
+			user, err := store.User(c.Request().Context(), ck.Value)
+			if err != nil {
+				return err
+			}
+			c.Set(userKey, user)
+			return next(c)
+		}
+	})
+	me.GET("", func(c echo.Context) error {
+		u, err := comp.User(c.Request().Context(), c.Get(userKey).(string))
+		return rest.Reply(c, http.StatusOK, u, err)
+	})
+	me.GET("/dashboard", func(c echo.Context) error {
+		d, err := comp.Dashboard(c.Request().Context(), c.Get(userKey).(string))
+		return rest.Reply(c, http.StatusOK, d, err)
+	})
+	me.GET("/cart", func(c echo.Context) error {
+		ct, err := comp.Cart(c.Request().Context(), c.Get(userKey).(string))
+		return rest.Reply(c, http.StatusOK, ct, err)
+	})
+}
+
+const userKey = "atrium.user"
+
+// sessionCookie is the session cookie: HttpOnly, SameSite=Lax, and Secure
+// when the client reached us over TLS (directly or through a proxy that
+// says so). maxAge -1 deletes it.
+func sessionCookie(c echo.Context, token string, maxAge int) *http.Cookie {
+	r := c.Request()
+	ck := &http.Cookie{Name: session.Cookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https", MaxAge: maxAge}
+	if maxAge < 0 {
+		ck.Expires = time.Unix(0, 0)
+	}
+	return ck
+}

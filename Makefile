@@ -70,7 +70,7 @@ compare: build
 
 ## cluster-bench: kill a cluster worker every second for 20 s under load, and measure what a second worker buys
 cluster-bench:
-	ATRIUM_CLUSTER_SECONDS=20 ATRIUM_CLUSTER_BENCH=1 $(GO) test -count=1 -v -run 'TestCluster' ./cmd/atrium
+	ATRIUM_CLUSTER_SECONDS=20 ATRIUM_CLUSTER_BENCH=1 $(GO) test -count=1 -v -run 'TestCluster|TestBalancerRetries' ./cmd/atrium
 
 ## fuzz: fuzz the gateway's request handling for a while (FUZZTIME, default 60s)
 FUZZTIME ?= 60s

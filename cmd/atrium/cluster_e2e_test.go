@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -183,4 +184,38 @@ func TestClusterThroughput(t *testing.T) {
 		t.Logf("%s worker(s): %.0f req/s, %d failed", n, rates[n], failed.Load())
 	}
 	t.Logf("throughput ratio, 2 workers / 1: %.2f", rates["2"]/rates["1"])
+}
+
+// TestBalancerRetriesOverCrashes kills a catalog instance every second
+// while GETs go through the gateway's balancer, which retries a GET that
+// got no answer on another instance: no request may fail. ATRIUM_CLUSTER_SECONDS
+// sets the length (make cluster-bench: 20).
+func TestBalancerRetriesOverCrashes(t *testing.T) {
+	p := start(t, "up", "--replicas", "catalog=3")
+	waitInstances(t, p, "catalog", 3)
+	seconds := 3
+	if v, err := strconv.Atoi(os.Getenv("ATRIUM_CLUSTER_SECONDS")); err == nil {
+		seconds = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(seconds)*time.Second)
+	defer cancel()
+	ok, failed, wait := hammer(ctx, p.base+"/services/catalog/products?limit=5", 8)
+	kills := 0
+	for tick := time.NewTicker(time.Second); ctx.Err() == nil; {
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+			if insts := p.instances(t, "catalog"); len(insts) > 0 {
+				var pid int
+				fmt.Sscan(insts[kills%len(insts)].Meta["pid"], &pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+				kills++
+			}
+		}
+	}
+	wait()
+	t.Logf("balancer under crashes: %d kills, %d of %d answered", kills, ok.Load(), ok.Load()+failed.Load())
+	if failed.Load() != 0 || ok.Load() == 0 {
+		t.Errorf("%d requests failed through the balancer while instances crashed", failed.Load())
+	}
 }

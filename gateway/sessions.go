@@ -7,7 +7,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/atrium-bff/atrium/gateway/session"
+	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -16,7 +18,7 @@ import (
 //
 //	POST   /sessions        {"email": "...", "password": "..."}: sets the session cookie
 //	DELETE /sessions        ends the session
-//	GET    /me, /me/dashboard, /me/cart
+//	GET    /me, and the user routes (dashboard, cart) under /me
 func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Composer) {
 	g.POST("/sessions", func(c echo.Context) error {
 		var cr struct {
@@ -48,11 +50,7 @@ func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Compo
 	})
 	me := g.Group("/me", func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ck, err := c.Cookie(session.Cookie)
-			if err != nil {
-				return session.ErrNoSession
-			}
-			user, err := store.User(c.Request().Context(), ck.Value)
+			user, err := sessionUser(c, store)
 			if err != nil {
 				return err
 			}
@@ -64,14 +62,44 @@ func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Compo
 		u, err := comp.User(c.Request().Context(), c.Get(userKey).(string))
 		return rest.Reply(c, http.StatusOK, u, err)
 	})
-	me.GET("/dashboard", func(c echo.Context) error {
-		d, err := comp.Dashboard(c.Request().Context(), c.Get(userKey).(string))
-		return rest.Reply(c, http.StatusOK, d, err)
-	})
-	me.GET("/cart", func(c echo.Context) error {
-		ct, err := comp.Cart(c.Request().Context(), c.Get(userKey).(string))
-		return rest.Reply(c, http.StatusOK, ct, err)
-	})
+	comp.UserRoutes(me, func(c echo.Context) (string, error) { return c.Get(userKey).(string), nil })
+}
+
+// sessionUser returns the user of the request's session.
+func sessionUser(c echo.Context, store session.Store) (string, error) {
+	ck, err := c.Cookie(session.Cookie)
+	if err != nil {
+		return "", session.ErrNoSession
+	}
+	return store.User(c.Request().Context(), ck.Value)
+}
+
+// ErrNotYourUser reports a session acting for another user.
+var ErrNotYourUser = problem.New(http.StatusForbidden, "forbidden", "this session may only act for its own user")
+
+// userGuard admits a request to /users/{id}/... that carries the admin
+// token, or the session of user id. Without sessions, only the token.
+func userGuard(token string, store session.Store) echo.MiddlewareFunc {
+	admin := server.RequireToken(token)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		asAdmin := admin(next)
+		return func(c echo.Context) error {
+			if token != "" && c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+				return asAdmin(c)
+			}
+			if store == nil {
+				return session.ErrNoSession
+			}
+			user, err := sessionUser(c, store)
+			if err != nil {
+				return err
+			}
+			if user != c.Param("id") {
+				return ErrNotYourUser
+			}
+			return next(c)
+		}
+	}
 }
 
 const userKey = "atrium.user"

@@ -32,3 +32,20 @@ func TestSessions(t *testing.T) {
 	}
 	wantProblem(t, do(t, h, "GET", "/api/v1/me", "", "Cookie", session), http.StatusUnauthorized)
 }
+
+func TestUserRoutesNeedTheirSessionOrTheAdminToken(t *testing.T) {
+	h := monolith(t)
+	w := do(t, h, "POST", "/api/v1/sessions", `{"email":"bruno.costa@example.com","password":"atrium-u02"}`)
+	u02 := strings.SplitN(w.Header().Get("Set-Cookie"), ";", 2)[0]
+	wantProblem(t, do(t, h, "GET", "/api/v1/users/u02/cart", ""), http.StatusUnauthorized)
+	wantProblem(t, do(t, h, "GET", "/api/v1/users/u01/cart", "", "Cookie", u02), http.StatusForbidden)
+	wantProblem(t, do(t, h, "GET", "/api/v1/users/u01/cart", "", "Authorization", "Bearer wrong"), http.StatusForbidden)
+	for _, hdr := range [][]string{{"Cookie", u02}, {"Authorization", "Bearer " + token}} {
+		if w := do(t, h, "POST", "/api/v1/users/u02/cart/items", `{"product_id":"p002","quantity":1}`, hdr...); w.Code != 200 {
+			t.Errorf("as %s: %d %s", hdr[0], w.Code, w.Body)
+		}
+	}
+	if w := do(t, h, "GET", "/api/v1/me/cart", "", "Cookie", u02); w.Code != 200 || !strings.Contains(w.Body.String(), `"quantity":2`) {
+		t.Errorf("/me/cart after two adds: %d %s", w.Code, w.Body)
+	}
+}

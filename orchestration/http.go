@@ -29,7 +29,10 @@ import (
 //	DELETE /users/{id}/cart/items/{product_id}
 //	DELETE /users/{id}/cart
 //	POST   /checkout                             {"user_id":"u01"}, Idempotency-Key header
-func (c *Composer) Routes(g *echo.Group) {
+//
+// The /users/{id} routes pass guard first (the gateway's check that the
+// caller may act as that user).
+func (c *Composer) Routes(g *echo.Group, guard ...echo.MiddlewareFunc) {
 	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(e echo.Context) error {
 			e.Set(startKey, time.Now())
@@ -52,71 +55,8 @@ func (c *Composer) Routes(g *echo.Group) {
 		}
 		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
 	})
-	user := func(e echo.Context) (string, error) { return param(e, "id", users.ValidID, "u and 2 to 8 digits") }
-	g.GET("/users/:id/dashboard", func(e echo.Context) error {
-		id, err := user(e)
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id))
-	})
-	g.GET("/users/:id/cart", func(e echo.Context) error {
-		id, err := user(e)
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.Cart(e.Request().Context(), id))
-	})
-	g.POST("/users/:id/cart/items", func(e echo.Context) error {
-		var body struct {
-			ProductID string `json:"product_id"`
-			Quantity  int    `json:"quantity"`
-		}
-		id, err := user(e)
-		if err == nil {
-			err = rest.Bind(e, &body)
-		}
-		if err == nil {
-			err = checkItem(body.ProductID, body.Quantity)
-		}
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: body.ProductID, Quantity: body.Quantity, Add: true}))
-	})
-	g.PATCH("/users/:id/cart/items/:product_id", func(e echo.Context) error {
-		var body struct {
-			Quantity int `json:"quantity"`
-		}
-		id, err := user(e)
-		if err == nil {
-			err = rest.Bind(e, &body)
-		}
-		if err == nil {
-			err = checkItem(e.Param("product_id"), body.Quantity)
-		}
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: e.Param("product_id"), Quantity: body.Quantity}))
-	})
-	g.DELETE("/users/:id/cart/items/:product_id", func(e echo.Context) error {
-		id, err := user(e)
-		if err != nil {
-			return err
-		}
-		pid, err := param(e, "product_id", catalog.ValidID, "p and 3 to 8 digits")
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.RemoveFromCart(e.Request().Context(), id, pid))
-	})
-	g.DELETE("/users/:id/cart", func(e echo.Context) error {
-		id, err := user(e)
-		if err != nil {
-			return err
-		}
-		return answer(e, http.StatusOK)(c.ClearCart(e.Request().Context(), id))
+	c.UserRoutes(g.Group("/users/:id", guard...), func(e echo.Context) (string, error) {
+		return param(e, "id", users.ValidID, "u and 2 to 8 digits")
 	})
 	g.POST("/checkout", func(e echo.Context) error {
 		var body struct {
@@ -137,6 +77,79 @@ func (c *Composer) Routes(g *echo.Group) {
 			e.Response().Header().Set("Idempotent-Replayed", "true")
 		}
 		return answer(e, http.StatusCreated)(res, err)
+	})
+}
+
+// UserRoutes adds a user's dashboard and cart to g, for the user that
+// user names (from the path, or from the session):
+//
+//	GET {g}/dashboard, GET|DELETE {g}/cart, POST {g}/cart/items,
+//	PATCH|DELETE {g}/cart/items/{product_id}
+func (c *Composer) UserRoutes(g *echo.Group, user func(echo.Context) (string, error)) {
+	g.GET("/dashboard", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id))
+	})
+	g.GET("/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Cart(e.Request().Context(), id))
+	})
+	g.POST("/cart/items", func(e echo.Context) error {
+		var body struct {
+			ProductID string `json:"product_id"`
+			Quantity  int    `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(body.ProductID, body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: body.ProductID, Quantity: body.Quantity, Add: true}))
+	})
+	g.PATCH("/cart/items/:product_id", func(e echo.Context) error {
+		var body struct {
+			Quantity int `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(e.Param("product_id"), body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), CartEdit{UserID: id, ProductID: e.Param("product_id"), Quantity: body.Quantity}))
+	})
+	g.DELETE("/cart/items/:product_id", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		pid, err := param(e, "product_id", catalog.ValidID, "p and 3 to 8 digits")
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.RemoveFromCart(e.Request().Context(), id, pid))
+	})
+	g.DELETE("/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.ClearCart(e.Request().Context(), id))
 	})
 }
 

@@ -159,6 +159,12 @@ func (r *runner) start(ctx context.Context, mode string, extra ...string) (*laun
 	return launch.Start(ctx, r.cfg.Binary, args, []string{"ATRIUM_ADMIN_TOKEN=" + r.token}, 30*time.Second)
 }
 
+// header is what every load request carries: the admin token, so that the
+// dashboard of any user may be read.
+func (r *runner) header() http.Header {
+	return http.Header{"Authorization": {"Bearer " + r.token}}
+}
+
 // admin calls the admin API.
 func (r *runner) admin(base, method, path, body string) error {
 	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -190,11 +196,11 @@ func (r *runner) steady(ctx context.Context, rep *Report) error {
 			return err
 		}
 		// Warm-up, not measured: connections, caches of the runtime, JIT-free Go still pages in.
-		load{name: mode + " warm-up", targets: targets(p.Base, Endpoints[0].Paths), rate: r.cfg.Rate, duration: min(time.Second, r.cfg.Duration)}.run(ctx, r.prog)
+		load{name: mode + " warm-up", targets: targets(p.Base, Endpoints[0].Paths, r.header()), rate: r.cfg.Rate, duration: min(time.Second, r.cfg.Duration)}.run(ctx, r.prog)
 		before := p.Usage()
 		if r.selected("steady") {
 			for _, ep := range Endpoints {
-				st := load{name: "steady " + mode + " " + ep.Name, targets: targets(p.Base, ep.Paths), rate: r.cfg.Rate, duration: r.cfg.Duration}.run(ctx, r.prog)
+				st := load{name: "steady " + mode + " " + ep.Name, targets: targets(p.Base, ep.Paths, r.header()), rate: r.cfg.Rate, duration: r.cfg.Duration}.run(ctx, r.prog)
 				rep.Steady = append(rep.Steady, Row{Mode: mode, Endpoint: ep.Name, Stats: st})
 			}
 			after := p.Usage()
@@ -203,7 +209,7 @@ func (r *runner) steady(ctx context.Context, rep *Report) error {
 		}
 		if r.selected("latency") {
 			for _, ep := range Endpoints {
-				st := load{name: "latency " + mode + " " + ep.Name, targets: targets(p.Base, ep.Paths), workers: 1, duration: r.cfg.Duration / 2}.run(ctx, r.prog)
+				st := load{name: "latency " + mode + " " + ep.Name, targets: targets(p.Base, ep.Paths, r.header()), workers: 1, duration: r.cfg.Duration / 2}.run(ctx, r.prog)
 				rep.Latency = append(rep.Latency, Row{Mode: mode, Endpoint: ep.Name, Stats: st})
 			}
 		}
@@ -291,7 +297,7 @@ func (r *runner) isolation(ctx context.Context, rep *Report) error {
 			}
 		})
 		start := time.Now()
-		st := load{name: "isolation " + mode, targets: targets(base, Endpoints[0].Paths), rate: r.cfg.Rate, duration: 3 * r.cfg.Duration}.run(ctx, r.prog)
+		st := load{name: "isolation " + mode, targets: targets(base, Endpoints[0].Paths, r.header()), rate: r.cfg.Rate, duration: 3 * r.cfg.Duration}.run(ctx, r.prog)
 		timer.Stop()
 		if mode == Monolith && !crashAt.IsZero() {
 			if err := <-restarted; err != nil {
@@ -340,7 +346,7 @@ func (r *runner) scaling(ctx context.Context, rep *Report) error {
 		}
 		// A hundred different listings, so that identical concurrent
 		// requests, which atrium coalesces into one call, stay rare.
-		st := load{name: "scaling " + setup.name, targets: targets(p.Base, rotate("/api/v1/products?limit=%d", 100)), workers: uint64(r.cfg.Workers), duration: r.cfg.Duration}.run(ctx, r.prog)
+		st := load{name: "scaling " + setup.name, targets: targets(p.Base, rotate("/api/v1/products?limit=%d", 100), r.header()), workers: uint64(r.cfg.Workers), duration: r.cfg.Duration}.run(ctx, r.prog)
 		rep.Scaling = append(rep.Scaling, ScalingRow{Setup: setup.name, Stats: st})
 		if err := p.Stop(20 * time.Second); err != nil {
 			return err
@@ -373,7 +379,7 @@ func (r *runner) deploy(ctx context.Context, rep *Report) error {
 			}
 			done <- r.rollCatalog(ctx, rs.current().Base, r.cfg.Duration/2)
 		}()
-		st := load{name: "deploy " + mode, targets: targets(rs.current().Base, Endpoints[0].Paths), rate: r.cfg.Rate, duration: r.cfg.Duration}.run(ctx, r.prog)
+		st := load{name: "deploy " + mode, targets: targets(rs.current().Base, Endpoints[0].Paths, r.header()), rate: r.cfg.Rate, duration: r.cfg.Duration}.run(ctx, r.prog)
 		err = <-done
 		rep.Deploy = append(rep.Deploy, DeployRow{Mode: mode, Stats: st, Completed: err == nil})
 		rs.stop()

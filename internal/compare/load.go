@@ -123,11 +123,12 @@ func (st *Stats) finish() {
 	}
 }
 
-// targets makes GET targets for base+path for each of paths.
-func targets(base string, paths []string) []vegeta.Target {
+// targets makes GET targets for base+path for each of paths, with the
+// header (the admin token, so that the dashboard may be read for any user).
+func targets(base string, paths []string, header http.Header) []vegeta.Target {
 	out := make([]vegeta.Target, len(paths))
 	for i, p := range paths {
-		out[i] = vegeta.Target{Method: http.MethodGet, URL: base + p}
+		out[i] = vegeta.Target{Method: http.MethodGet, URL: base + p, Header: header}
 	}
 	return out
 }

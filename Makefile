@@ -35,7 +35,7 @@ TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-ser
 ## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:
 	$(GO) mod download
-	@missing=""; for p in $(TEST_PACKAGES); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p##*:}"; done; \
+	@missing=""; for p in $(TEST_PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null || [ -x /usr/sbin/$$c ] || missing="$$missing $${p##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		norc=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; norc=1; }; \

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-bff/atrium/internal/domain"
-	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -159,7 +158,7 @@ func (sg *saga) fail(ctx context.Context, step string, err error) *CheckoutError
 	ce := &CheckoutError{Step: step, Err: err, Meta: sg.meta}
 	for i := len(sg.undo) - 1; i >= 0; i-- {
 		u := sg.undo[i]
-		_, span := telemetry.Start(ctx, sg.c.rt.ins.tracer, "compensate "+u.name)
+		_, span := sg.c.rt.span(ctx, "compensate "+u.name)
 		cerr := sg.c.rt.compensate(u.service, u.do)
 		span.End()
 		if cerr != nil {

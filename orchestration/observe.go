@@ -2,13 +2,11 @@ package orchestration
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
@@ -18,41 +16,51 @@ import (
 // instruments are the runtime's spans and metrics. Attribute values are
 // source and service names, statuses and policies: bounded sets, never ids.
 type instruments struct {
-	tracer       trace.Tracer
+	tracer       trace.Tracer // nil: no spans at all, not even no-op ones
+	measured     bool         // false: record no metrics
 	callDuration metric.Float64Histogram
 	cacheLookups metric.Int64Counter
-	sets         sync.Map // attribute values joined by \x00 → metric.MeasurementOption
+
+	mu   sync.RWMutex
+	sets map[attrKey]metric.MeasurementOption
 }
 
-// attrs returns the measurement option for the attributes keys=values,
-// made once per distinct set: recording stays free of allocations.
-func (ins *instruments) attrs(keys []string, values ...string) metric.MeasurementOption {
-	id := strings.Join(keys, ",") + "=" + strings.Join(values, "\x00")
-	if o, ok := ins.sets.Load(id); ok {
-		return o.(metric.MeasurementOption)
+// attrKey identifies a set of measurement attributes: an instrument's
+// keys (by name) and up to three values.
+type attrKey struct{ instrument, a, b, c string }
+
+// attrs returns the measurement option for the attributes of an
+// instrument, made once per distinct set, so that recording allocates
+// nothing.
+func (ins *instruments) attrs(k attrKey, keys ...string) metric.MeasurementOption {
+	ins.mu.RLock()
+	o, ok := ins.sets[k]
+	ins.mu.RUnlock()
+	if ok {
+		return o
 	}
+	values := []string{k.a, k.b, k.c}
 	kvs := make([]attribute.KeyValue, len(keys))
-	for i, k := range keys {
-		kvs[i] = attribute.String(k, values[i])
+	for i, key := range keys {
+		kvs[i] = attribute.String(key, values[i])
 	}
-	o, _ := ins.sets.LoadOrStore(id, metric.WithAttributeSet(attribute.NewSet(kvs...)))
-	return o.(metric.MeasurementOption)
+	o = metric.WithAttributeSet(attribute.NewSet(kvs...))
+	ins.mu.Lock()
+	if ins.sets == nil {
+		ins.sets = map[attrKey]metric.MeasurementOption{}
+	}
+	ins.sets[k] = o
+	ins.mu.Unlock()
+	return o
 }
-
-var (
-	callKeys   = []string{"atrium.source", "atrium.service", "atrium.status"}
-	lookupKeys = []string{"atrium.source", "atrium.cache.result"}
-)
 
 func (rt *Runtime) instrument() error {
 	rt.ins.tracer = rt.cfg.Tracer
-	if rt.ins.tracer == nil {
-		rt.ins.tracer = tracenoop.NewTracerProvider().Tracer("")
-	}
 	m := rt.cfg.Meter
 	if m == nil {
-		m = metricnoop.NewMeterProvider().Meter("")
+		return nil
 	}
+	rt.ins.measured = true
 	var err error
 	if rt.ins.callDuration, err = m.Float64Histogram("atrium.downstream.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of downstream calls, by source, service and outcome."),
@@ -89,15 +97,26 @@ func (rt *Runtime) instrument() error {
 	return err
 }
 
+// span starts a span, or nothing when the runtime has no tracer.
+func (rt *Runtime) span(ctx context.Context, name string) (context.Context, trace.Span) {
+	if rt.ins.tracer == nil {
+		return ctx, noSpan
+	}
+	return telemetry.Start(ctx, rt.ins.tracer, name)
+}
+
+// noSpan is the span of an untraced runtime: it records nothing.
+var noSpan = tracenoop.Span{}
+
 // composite starts the span of a composite.
 func (rt *Runtime) composite(ctx context.Context, name string) (context.Context, trace.Span) {
-	return telemetry.Start(ctx, rt.ins.tracer, "composite "+name)
+	return rt.span(ctx, "composite "+name)
 }
 
 // observe runs one call of a composite in a span "call <name>" and records
 // its outcome.
 func (rt *Runtime) observe(ctx context.Context, name, service string, required bool, run func(context.Context) (Source, error)) (Source, error) {
-	ctx, span := telemetry.Start(ctx, rt.ins.tracer, "call "+name)
+	ctx, span := rt.span(ctx, "call "+name)
 	src, err := run(ctx)
 	if span.IsRecording() { // an unsampled call costs no attributes
 		policy := "optional"
@@ -115,11 +134,16 @@ func (rt *Runtime) observe(ctx context.Context, name, service string, required b
 		}
 	}
 	span.End()
-	rt.ins.callDuration.Record(ctx, src.DurationMS/1000, rt.ins.attrs(callKeys, name, service, string(src.Status)))
+	if rt.ins.measured {
+		rt.ins.callDuration.Record(ctx, src.DurationMS/1000, rt.ins.attrs(attrKey{"call", name, service, string(src.Status)},
+			"atrium.source", "atrium.service", "atrium.status"))
+	}
 	return src, err
 }
 
 // lookedUp counts a cache lookup of source with result hit, miss or stale.
 func (rt *Runtime) lookedUp(ctx context.Context, source, result string) {
-	rt.ins.cacheLookups.Add(ctx, 1, rt.ins.attrs(lookupKeys, source, result))
+	if rt.ins.measured {
+		rt.ins.cacheLookups.Add(ctx, 1, rt.ins.attrs(attrKey{"lookup", source, result, ""}, "atrium.source", "atrium.cache.result"))
+	}
 }

@@ -123,9 +123,13 @@ func mapError(err error) *problem.Problem {
 // proxyRoute serves /services/{name}/rest by handing the request, with its
 // path cut to /rest, to the upstream of name.
 func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry) echo.HandlerFunc {
+	stripped := make(map[string]http.Handler, len(upstreams)) // built once, not per request
+	for name, h := range upstreams {
+		stripped[name] = http.StripPrefix("/services/"+name, h)
+	}
 	return func(c echo.Context) error {
 		name := c.Param("name")
-		h, ok := upstreams[name]
+		h, ok := stripped[name]
 		if !ok {
 			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, strings.Join(sortedKeys(upstreams), ", "))
 		}
@@ -137,7 +141,7 @@ func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry) ech
 			defer span.End()
 			req = req.WithContext(ctx)
 		}
-		http.StripPrefix("/services/"+name, h).ServeHTTP(c.Response(), req)
+		h.ServeHTTP(c.Response(), req)
 		return nil
 	}
 }

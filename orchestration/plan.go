@@ -93,16 +93,18 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 			}
 			key := f.Name + "\x00" + f.Key(s)
 			var stale *cached
-			if e, ok := rt.cache.Get(key); ok {
-				c := e.(cached)
-				if time.Now().Before(c.fresh) {
-					f.Set(s, c.v.(T))
-					rt.lookedUp(ctx, f.Name, "hit")
-					return Source{Status: StatusOK, Instance: "cache", Cache: "hit"}, nil
+			if f.Policy.CacheTTL > 0 { // without a TTL the key only coalesces
+				if e, ok := rt.cache.Get(key); ok {
+					c := e.(cached)
+					if time.Now().Before(c.fresh) {
+						f.Set(s, c.v.(T))
+						rt.lookedUp(ctx, f.Name, "hit")
+						return Source{Status: StatusOK, Instance: "cache", Cache: "hit"}, nil
+					}
+					stale = &c
 				}
-				stale = &c
+				rt.lookedUp(ctx, f.Name, "miss")
 			}
-			rt.lookedUp(ctx, f.Name, "miss")
 			// Identical concurrent reads share one call. The call runs on,
 			// detached from the first caller's cancellation but not its
 			// deadline, so one caller giving up does not fail the others.

@@ -110,7 +110,7 @@ func (r *Registry) Register(inst Instance) error {
 
 func equal(a, b Instance) bool {
 	return a.Service == b.Service && a.Address == b.Address && a.Port == b.Port &&
-		slices.Equal(a.Tags, b.Tags) && fmt.Sprint(a.Meta) == fmt.Sprint(b.Meta)
+		slices.Equal(a.Tags, b.Tags) && maps.Equal(a.Meta, b.Meta)
 }
 
 // Deregister removes an instance.

@@ -109,32 +109,43 @@ func TestFailingAndHungInstancesAreAvoided(t *testing.T) {
 }
 
 func TestHungInstanceIsMarkedDown(t *testing.T) {
-	p := start(t, "up", "--replicas", "catalog=2", "--health-interval", "200ms")
+	p := start(t, "up", "--replicas", "catalog=2", "--health-interval", "500ms")
 	insts := waitInstances(t, p, "catalog", 2)
 	hung, good := insts[0], insts[1]
 	var pid int
-	fmt.Sscan(hung.Meta["pid"], &pid)
+	if _, err := fmt.Sscan(hung.Meta["pid"], &pid); err != nil || pid <= 0 {
+		t.Fatalf("instance %s has no pid: %q", hung.ID, hung.Meta["pid"])
+	}
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
-	// The active check gives it 100ms to answer /readyz; wait for two rounds.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		client := &http.Client{Timeout: 2 * time.Second}
-		resp, err := client.Get(p.base + "/services/catalog/products?limit=1")
-		if err == nil {
-			resp.Body.Close()
-		}
-		if err == nil && resp.StatusCode == 200 && resp.Header.Get("X-Atrium-Instance") == good.ID {
-			break
-		}
+	// The hung instance never answers, so any request that reaches it times
+	// out however long the client waits: a generous timeout only keeps a
+	// slow, shared machine from failing a request the good instance serves.
+	client := &http.Client{Timeout: 10 * time.Second}
+	// Round-robin alternates between two instances: three answers in a row
+	// from the good one mean the hung one is out of the pool (two missed
+	// checks of 250 ms each).
+	deadline := time.Now().Add(30 * time.Second)
+	for streak := 0; streak < 3; {
 		if time.Now().After(deadline) {
 			t.Fatal("requests still reach the hung instance")
 		}
+		resp, err := client.Get(p.base + "/services/catalog/products?limit=1")
+		if err != nil {
+			streak = 0
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 200 && resp.Header.Get("X-Atrium-Instance") == good.ID {
+			streak++
+		} else {
+			streak = 0
+		}
 	}
 	for range 10 {
-		if status, got := p.via(t, &http.Client{Timeout: 2 * time.Second}, "/services/catalog/products?limit=1"); status != 200 || got != good.ID {
+		if status, got := p.via(t, client, "/services/catalog/products?limit=1"); status != 200 || got != good.ID {
 			t.Fatalf("with %s hung: %d from %s", hung.ID, status, got)
 		}
 	}

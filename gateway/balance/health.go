@@ -14,8 +14,12 @@ import (
 // instance's /readyz, every interval) and passive outlier ejection
 // (consecutive failed requests eject an instance for a back-off period,
 // doubling while it keeps failing). The zero value ejects after 3 failures
-// for 2 s at first, up to 30 s.
+// for 2 s at first, up to 30 s, and marks an instance down after 2 failed
+// checks in a row.
 type Health struct {
+	// DownAfter consecutive failed checks mark an instance down [2]; one
+	// check that passes marks it up again.
+	DownAfter int
 	// EjectAfter consecutive failures eject an instance [3].
 	EjectAfter int
 	// EjectFor is the first ejection's length [2s]; each ejection that
@@ -31,7 +35,8 @@ type instanceHealth struct {
 	failures int
 	until    time.Time // ejected until
 	backoff  time.Duration
-	down     bool // the active check failed
+	down     bool // the active check failed DownAfter times in a row
+	missed   int  // consecutive failed checks
 }
 
 func (h *Health) get(id string) *instanceHealth {
@@ -83,13 +88,22 @@ func (h *Health) Report(id string, ok bool) {
 	h.any.Store(true)
 }
 
-// setDown records the active check's verdict on instance id.
-func (h *Health) setDown(id string, down bool) {
+// checked records the outcome of one active check of instance id.
+func (h *Health) checked(id string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.get(id)
-	s.down = down
-	if down {
+	if ok {
+		s.missed, s.down = 0, false
+		return
+	}
+	s.missed++
+	after := h.DownAfter
+	if after == 0 {
+		after = 2
+	}
+	if s.missed >= after {
+		s.down = true
 		h.any.Store(true)
 	}
 }
@@ -152,7 +166,7 @@ func (h *Health) forget(live []registry.Instance) {
 
 // Check probes GET /readyz of every instance list returns, every interval,
 // with a timeout of half the interval, until ctx is done. An instance that
-// does not answer 200 is down until it does.
+// does not answer 200 DownAfter times in a row is down until it does.
 func (h *Health) Check(ctx context.Context, list func() []registry.Instance, interval time.Duration) {
 	client := &http.Client{Timeout: interval / 2}
 	t := time.NewTicker(interval)
@@ -172,7 +186,7 @@ func (h *Health) Check(ctx context.Context, list func() []registry.Instance, int
 				if err == nil {
 					resp.Body.Close()
 				}
-				h.setDown(inst.ID, err != nil || resp.StatusCode != http.StatusOK)
+				h.checked(inst.ID, err == nil && resp.StatusCode == http.StatusOK)
 			})
 		}
 		wg.Wait()

@@ -28,6 +28,7 @@ const (
 	StepPrice   = "price_lines"
 	StepReserve = "reserve_stock"
 	StepCharge  = "charge_payment"
+	StepCommit  = "commit_stock"
 	StepOrder   = "create_order"
 	StepClear   = "clear_cart"
 
@@ -276,6 +277,16 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		_, err := c.svc.Payments.Refund(ctx, charge.ID)
 		return err
 	}})
+
+	// Commit the reservation: paid-for stock no longer expires. It is done
+	// before the order so that no placed order's stock can go back on sale;
+	// releasing the reservation undoes the commit too.
+	if err := sg.step(ctx, StepCommit, "inventory", c.write(), false, func(ctx context.Context) error {
+		_, err := c.svc.Inventory.Commit(ctx, res.ID)
+		return err
+	}); err != nil {
+		return Checkout{}, sg.fail(ctx, StepCommit, err)
+	}
 
 	// Create the order, idempotently by key.
 	newOrder := orders.NewOrder{UserID: userID, Currency: priced.Currency, PaymentID: charge.ID, ReservationID: res.ID, Key: key}

@@ -14,6 +14,7 @@ type stock struct {
 	ProductID string `json:"product_id"`
 	Available int
 	Reserved  int
+	Sold      int
 }
 
 func (p *proc) stock(t *testing.T, ids []string) map[string]stock {
@@ -199,11 +200,12 @@ func TestCheckoutChaos(t *testing.T) {
 		t.Errorf("%d successful charges for %d orders", succeeded, len(orders))
 	}
 
-	// The stock: what is reserved is exactly what was sold; the rest is back.
+	// The stock: what is sold is exactly what the orders hold, nothing is
+	// left on hold, and the rest is back on sale.
 	final := p.stock(t, products)
 	for _, id := range products {
 		in, out := initial[id], final[id]
-		if out.Reserved != sold[id] || out.Available+out.Reserved != in.Available+in.Reserved {
+		if out.Sold-in.Sold != sold[id] || out.Reserved != in.Reserved || out.Available+out.Reserved+out.Sold != in.Available+in.Reserved+in.Sold {
 			t.Errorf("%s: was %+v, now %+v, sold %d", id, in, out, sold[id])
 		}
 	}

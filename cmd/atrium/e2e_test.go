@@ -114,7 +114,7 @@ func (p *proc) do(t *testing.T, method, path, body string, header ...string) res
 }
 
 // comparable strips what legitimately differs between two runs: _meta
-// (timings, instances) and creation times.
+// (timings, instances), creation and expiry times.
 func comparable(t *testing.T, b []byte) string {
 	t.Helper()
 	var v any
@@ -127,6 +127,7 @@ func comparable(t *testing.T, b []byte) string {
 		case map[string]any:
 			delete(x, "_meta")
 			delete(x, "created_at")
+			delete(x, "expires_at")
 			delete(x, "request_id")
 			for _, c := range x {
 				strip(c)
@@ -160,7 +161,9 @@ func publicRequests() []request {
 		{"GET", "/services/inventory/stock?ids=p001,p002,p003", "", "", 0},
 		{"GET", "/services/inventory/stock/p004", "", "", 0},
 		{"POST", "/services/inventory/reservations", `{"lines":[{"product_id":"p002","quantity":1}]}`, "", 0},
+		{"POST", "/services/inventory/reservations/res-1/commit", "", "", 0},
 		{"DELETE", "/services/inventory/reservations/res-1", "", "", 0},
+		{"POST", "/services/inventory/reservations/res-1/commit", "", "", 409},
 		{"GET", "/services/reviews/products/p001/reviews?limit=2", "", "", 0},
 		{"GET", "/services/reviews/products/p001/summary", "", "", 0},
 		{"GET", "/services/reviews/summaries?ids=p001,p002", "", "", 0},

@@ -6,15 +6,19 @@ package inventory
 import (
 	"context"
 	"regexp"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
 
-// Stock is a product's stock level. Available excludes what is reserved.
+// Stock is a product's stock level: Available is free to reserve, Reserved
+// is held by reservations not yet committed, Sold by committed ones. Their
+// sum only changes with the seed.
 type Stock struct {
 	ProductID string `json:"product_id"`
 	Available int    `json:"available"`
 	Reserved  int    `json:"reserved"`
+	Sold      int    `json:"sold"`
 }
 
 // Line is a quantity of one product.
@@ -23,17 +27,23 @@ type Line struct {
 	Quantity  int    `json:"quantity"`
 }
 
-// Reservation statuses.
+// Reservation statuses. A reservation is held until it is committed or
+// released, or until its hold expires.
 const (
-	StatusHeld     = "held"
-	StatusReleased = "released"
+	StatusHeld      = "held"
+	StatusCommitted = "committed"
+	StatusReleased  = "released"
+	StatusExpired   = "expired"
 )
 
-// Reservation holds stock for lines until it is released.
+// Reservation holds stock for lines. A held reservation expires at
+// ExpiresAt unless it is committed first, so a checkout that dies between
+// its steps cannot keep stock out of sale.
 type Reservation struct {
-	ID     string `json:"id"`
-	Lines  []Line `json:"lines"`
-	Status string `json:"status"`
+	ID        string     `json:"id"`
+	Lines     []Line     `json:"lines"`
+	Status    string     `json:"status"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
 // Service is the inventory's contract.
@@ -46,7 +56,13 @@ type Service interface {
 	// Reserve holds every line or none: ErrInsufficientStock when a line
 	// asks for more than is available, ErrNotFound for an untracked product.
 	Reserve(ctx context.Context, lines []Line) (Reservation, error)
-	// Release returns a held reservation's stock. Releasing twice is a no-op.
+	// Commit turns a held reservation into a sale: its stock moves from
+	// Reserved to Sold and it no longer expires. Committing twice is a
+	// no-op; a released or expired reservation is ErrNotHeld.
+	Commit(ctx context.Context, reservationID string) (Reservation, error)
+	// Release returns a held or committed reservation's stock (the undo of
+	// Reserve and of Commit). Releasing twice, or an expired reservation,
+	// is a no-op.
 	Release(ctx context.Context, reservationID string) (Reservation, error)
 }
 
@@ -54,6 +70,7 @@ type Service interface {
 var (
 	ErrNotFound          = domain.New(domain.NotFound, "not found in inventory")
 	ErrInsufficientStock = domain.New(domain.Conflict, "insufficient stock")
+	ErrNotHeld           = domain.New(domain.Conflict, "reservation no longer held")
 	ErrInvalid           = domain.New(domain.Invalid, "invalid inventory request")
 )
 

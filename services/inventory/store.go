@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/seed"
 )
@@ -16,25 +17,76 @@ var seedJSON []byte
 // MaxLineQuantity bounds one reservation line.
 const MaxLineQuantity = 1000
 
+// DefaultHoldFor is how long a reservation is held before it expires, by
+// default: far longer than a checkout takes.
+const DefaultHoldFor = 2 * time.Minute
+
 // Store is the in-process inventory, starting from the seed stock. It is
 // safe for concurrent use.
 type Store struct {
+	holdFor time.Duration
+	now     func() time.Time
+
 	mu           sync.Mutex
 	stock        map[string]*Stock
 	reservations map[string]*Reservation
+	held         []*Reservation // by expiry: every hold lasts holdFor
 	next         int
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// HoldFor sets how long a reservation is held before it expires
+// [DefaultHoldFor].
+func HoldFor(d time.Duration) Option { return func(s *Store) { s.holdFor = d } }
+
+// Clock sets the Store's clock [time.Now].
+func Clock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
 // New returns a Store with the seed stock levels.
-func New() *Store {
+func New(opts ...Option) *Store {
 	data := seed.Load[struct {
 		Stock []Stock `json:"stock"`
 	}]("inventory", seedJSON)
-	s := &Store{stock: make(map[string]*Stock, len(data.Stock)), reservations: map[string]*Reservation{}}
+	s := &Store{
+		holdFor:      DefaultHoldFor,
+		now:          time.Now,
+		stock:        make(map[string]*Stock, len(data.Stock)),
+		reservations: map[string]*Reservation{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, st := range data.Stock {
 		s.stock[st.ProductID] = &Stock{ProductID: st.ProductID, Available: st.Available}
 	}
 	return s
+}
+
+// expire releases the holds that have run out; the caller holds s.mu.
+// Holds all last holdFor, so they expire in the order they were made.
+func (s *Store) expire() {
+	now := s.now()
+	n := 0
+	for _, r := range s.held {
+		if r.Status == StatusHeld {
+			if now.Before(*r.ExpiresAt) {
+				break
+			}
+			s.move(r, func(st *Stock, q int) { st.Reserved -= q; st.Available += q })
+			r.Status = StatusExpired
+		}
+		n++
+	}
+	s.held = s.held[n:]
+}
+
+// move applies f to the stock of each of r's lines; the caller holds s.mu.
+func (s *Store) move(r *Reservation, f func(st *Stock, q int)) {
+	for _, l := range r.Lines {
+		f(s.stock[l.ProductID], l.Quantity)
+	}
 }
 
 // Stock implements Service.
@@ -44,6 +96,7 @@ func (s *Store) Stock(_ context.Context, productID string) (Stock, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expire()
 	st, ok := s.stock[productID]
 	if !ok {
 		return Stock{}, fmt.Errorf("stock of %s: %w", productID, ErrNotFound)
@@ -55,6 +108,7 @@ func (s *Store) Stock(_ context.Context, productID string) (Stock, error) {
 func (s *Store) Stocks(_ context.Context, productIDs []string) ([]Stock, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expire()
 	return seed.Pick(productIDs, ValidProductID, ErrInvalid, func(id string) (Stock, bool) {
 		st, ok := s.stock[id]
 		if !ok {
@@ -78,6 +132,7 @@ func (s *Store) Reserve(_ context.Context, lines []Line) (Reservation, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expire()
 	for id, q := range want {
 		st, ok := s.stock[id]
 		if !ok {
@@ -87,35 +142,73 @@ func (s *Store) Reserve(_ context.Context, lines []Line) (Reservation, error) {
 			return Reservation{}, fmt.Errorf("reserve %d of %s, %d available: %w", q, id, st.Available, ErrInsufficientStock)
 		}
 	}
-	for id, q := range want {
-		s.stock[id].Available -= q
-		s.stock[id].Reserved += q
-	}
 	s.next++
-	r := &Reservation{ID: fmt.Sprintf("res-%d", s.next), Lines: slices.Clone(lines), Status: StatusHeld}
+	expires := s.now().Add(s.holdFor)
+	r := &Reservation{ID: fmt.Sprintf("res-%d", s.next), Lines: slices.Clone(lines), Status: StatusHeld, ExpiresAt: &expires}
+	s.move(r, func(st *Stock, q int) { st.Available -= q; st.Reserved += q })
 	s.reservations[r.ID] = r
-	return *r, nil
+	s.held = append(s.held, r)
+	return r.view(), nil
+}
+
+// Commit implements Service.
+func (s *Store) Commit(_ context.Context, id string) (Reservation, error) {
+	return s.update(id, "commit", func(r *Reservation) error {
+		switch r.Status {
+		case StatusHeld:
+			s.move(r, func(st *Stock, q int) { st.Reserved -= q; st.Sold += q })
+			r.Status, r.ExpiresAt = StatusCommitted, nil
+		case StatusReleased, StatusExpired:
+			return fmt.Errorf("commit %s (%s): %w", r.ID, r.Status, ErrNotHeld)
+		}
+		return nil
+	})
 }
 
 // Release implements Service.
 func (s *Store) Release(_ context.Context, id string) (Reservation, error) {
+	return s.update(id, "release", func(r *Reservation) error {
+		switch r.Status {
+		case StatusHeld:
+			s.move(r, func(st *Stock, q int) { st.Reserved -= q; st.Available += q })
+		case StatusCommitted:
+			s.move(r, func(st *Stock, q int) { st.Sold -= q; st.Available += q })
+		default:
+			return nil
+		}
+		r.Status, r.ExpiresAt = StatusReleased, nil
+		return nil
+	})
+}
+
+// update applies f to reservation id under the lock, after expiring the
+// holds that ran out.
+func (s *Store) update(id, verb string, f func(*Reservation) error) (Reservation, error) {
 	if !ValidReservationID(id) {
 		return Reservation{}, fmt.Errorf("malformed reservation id %q: %w", id, ErrInvalid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.expire()
 	r, ok := s.reservations[id]
 	if !ok {
-		return Reservation{}, fmt.Errorf("release %s: %w", id, ErrNotFound)
+		return Reservation{}, fmt.Errorf("%s %s: %w", verb, id, ErrNotFound)
 	}
-	if r.Status == StatusHeld {
-		for _, l := range r.Lines {
-			s.stock[l.ProductID].Available += l.Quantity
-			s.stock[l.ProductID].Reserved -= l.Quantity
-		}
-		r.Status = StatusReleased
+	if err := f(r); err != nil {
+		return Reservation{}, err
 	}
-	return *r, nil
+	return r.view(), nil
+}
+
+// view is a copy of r that shares nothing with the Store.
+func (r *Reservation) view() Reservation {
+	v := *r
+	v.Lines = slices.Clone(r.Lines)
+	if r.ExpiresAt != nil {
+		t := *r.ExpiresAt
+		v.ExpiresAt = &t
+	}
+	return v
 }
 
 var _ Service = (*Store)(nil)

@@ -70,6 +70,38 @@ func TestConformance(t *testing.T) {
 				t.Errorf("after release: %+v, want %+v", after, before)
 			}
 		})
+		t.Run("commit sells, release undoes either", func(t *testing.T) {
+			before := inStock(t)
+			r, err := svc.Reserve(ctx, []inventory.Line{{ProductID: before.ProductID, Quantity: 3}})
+			if err != nil || r.ExpiresAt == nil {
+				t.Fatalf("Reserve = %+v, %v; want a hold with an expiry", r, err)
+			}
+			for range 2 { // the second commit is a no-op
+				r, err = svc.Commit(ctx, r.ID)
+				if err != nil || r.Status != inventory.StatusCommitted || r.ExpiresAt != nil {
+					t.Fatalf("Commit = %+v, %v", r, err)
+				}
+			}
+			sold, _ := svc.Stock(ctx, before.ProductID)
+			if sold.Available != before.Available-3 || sold.Reserved != before.Reserved || sold.Sold != before.Sold+3 {
+				t.Errorf("after committing 3: %+v, before %+v", sold, before)
+			}
+			if r, err = svc.Release(ctx, r.ID); err != nil || r.Status != inventory.StatusReleased {
+				t.Fatalf("Release of a committed reservation = %+v, %v", r, err)
+			}
+			if after, _ := svc.Stock(ctx, before.ProductID); after != before {
+				t.Errorf("after releasing the sale: %+v, want %+v", after, before)
+			}
+			if _, err := svc.Commit(ctx, r.ID); !errors.Is(err, inventory.ErrNotHeld) {
+				t.Errorf("Commit of a released reservation err = %v, want ErrNotHeld", err)
+			}
+			if _, err := svc.Commit(ctx, "res-424242"); !errors.Is(err, inventory.ErrNotFound) {
+				t.Errorf("Commit of an unknown reservation err = %v, want ErrNotFound", err)
+			}
+			if _, err := svc.Commit(ctx, "nope"); !errors.Is(err, inventory.ErrInvalid) {
+				t.Errorf("Commit(nope) err = %v, want ErrInvalid", err)
+			}
+		})
 		t.Run("reserve is all or nothing", func(t *testing.T) {
 			ok := inStock(t)
 			_, err := svc.Reserve(ctx, []inventory.Line{{ProductID: ok.ProductID, Quantity: 1}, {ProductID: ok.ProductID, Quantity: ok.Available}})

@@ -16,6 +16,7 @@ import (
 var errs = rest.Errors{
 	{Err: inventory.ErrNotFound, Code: "not_in_inventory"},
 	{Err: inventory.ErrInsufficientStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrNotHeld, Code: "reservation_not_held"},
 	{Err: inventory.ErrInvalid, Code: "invalid"},
 }
 
@@ -28,6 +29,7 @@ type reserveRequest struct {
 //	GET    /stock?ids=p001,p002
 //	GET    /stock/{product_id}
 //	POST   /reservations            {"lines":[{"product_id":"p001","quantity":2}]}
+//	POST   /reservations/{id}/commit
 //	DELETE /reservations/{id}       release
 func NewHandler(svc inventory.Service) http.Handler {
 	return rest.NewHandler(errs, func(e *echo.Echo) {
@@ -36,6 +38,7 @@ func NewHandler(svc inventory.Service) http.Handler {
 		e.POST("/reservations", rest.WithBody(http.StatusCreated, func(c echo.Context, req reserveRequest) (inventory.Reservation, error) {
 			return svc.Reserve(c.Request().Context(), req.Lines)
 		}))
+		e.POST("/reservations/:id/commit", rest.ByParam("id", inventory.ValidReservationID, svc.Commit))
 		e.DELETE("/reservations/:id", rest.ByParam("id", inventory.ValidReservationID, svc.Release))
 	})
 }
@@ -57,6 +60,10 @@ func (c client) Stocks(ctx context.Context, ids []string) ([]inventory.Stock, er
 
 func (c client) Reserve(ctx context.Context, lines []inventory.Line) (inventory.Reservation, error) {
 	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodPost, "/reservations", reserveRequest{Lines: lines})
+}
+
+func (c client) Commit(ctx context.Context, id string) (inventory.Reservation, error) {
+	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodPost, "/reservations/"+url.PathEscape(id)+"/commit", nil)
 }
 
 func (c client) Release(ctx context.Context, id string) (inventory.Reservation, error) {

@@ -1,0 +1,93 @@
+package orchestration_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services/cart"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/orders"
+	"github.com/atrium-bff/atrium/services/payments"
+)
+
+// brokenOrders writes no order.
+type brokenOrders struct{ orders.Service }
+
+func (brokenOrders) Create(context.Context, orders.NewOrder) (orders.Order, error) {
+	return orders.Order{}, errors.New("orders database is gone")
+}
+
+// uncommittingInventory cannot commit a reservation.
+type uncommittingInventory struct{ inventory.Service }
+
+func (uncommittingInventory) Commit(context.Context, string) (inventory.Reservation, error) {
+	return inventory.Reservation{}, errors.New("inventory is gone")
+}
+
+func TestCheckoutSellsTheStock(t *testing.T) {
+	ctx := context.Background()
+	svc := localServices(t)
+	before := fillCart(t, svc, "u05", "p002", 2)
+	out, err := orchestration.New(svc, orchestration.Config{}).Checkout(ctx, "u05", "sells-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := out.Meta.Sources[orchestration.StepCommit].Status; st != orchestration.StatusOK {
+		t.Errorf("commit step: %s", st)
+	}
+	after, _ := svc.Inventory.Stock(ctx, "p002")
+	if after.Sold != before.Sold+2 || after.Reserved != before.Reserved || after.Available != before.Available-2 {
+		t.Errorf("after an order of 2: %+v, before %+v", after, before)
+	}
+}
+
+func TestCheckoutUndoesAFailureAfterTheCommit(t *testing.T) {
+	for _, tc := range []struct {
+		step    string
+		breakIt func(*orchestration.Services)
+	}{
+		{orchestration.StepCommit, func(s *orchestration.Services) { s.Inventory = uncommittingInventory{s.Inventory} }},
+		{orchestration.StepOrder, func(s *orchestration.Services) { s.Orders = brokenOrders{s.Orders} }},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			ctx := context.Background()
+			svc := localServices(t)
+			before := fillCart(t, svc, "u06", "p003", 1)
+			broken := svc
+			tc.breakIt(&broken)
+			_, err := orchestration.New(broken, orchestration.Config{}).Checkout(ctx, "u06", "undo-1")
+			var ce *orchestration.CheckoutError
+			if !errors.As(err, &ce) || ce.Step != tc.step {
+				t.Fatalf("err = %v, want a checkout error at %s", err, tc.step)
+			}
+			want := []string{orchestration.CompRefund, orchestration.CompRelease}
+			if !slices.Equal(ce.Compensated, want) || len(ce.Pending) != 0 {
+				t.Errorf("compensated %v, pending %v; want %v", ce.Compensated, ce.Pending, want)
+			}
+			if after, _ := svc.Inventory.Stock(ctx, "p003"); after != before {
+				t.Errorf("stock after the undo: %+v, want %+v", after, before)
+			}
+			if ch, err := svc.Payments.ByKey(ctx, "undo-1"); err != nil || ch.Status != payments.StatusRefunded {
+				t.Errorf("charge after the undo: %+v, %v; want refunded", ch, err)
+			}
+		})
+	}
+}
+
+// fillCart puts quantity of product in user's cart and returns the
+// product's stock before any checkout.
+func fillCart(t *testing.T, svc orchestration.Services, user, product string, quantity int) inventory.Stock {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := svc.Cart.SetItem(ctx, user, cart.Item{ProductID: product, Quantity: quantity}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := svc.Inventory.Stock(ctx, product)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

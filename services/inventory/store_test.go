@@ -1,0 +1,71 @@
+package inventory_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atrium-bff/atrium/services/inventory"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestHoldsExpire(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := inventory.New(inventory.HoldFor(time.Minute), inventory.Clock(clk.Now))
+	before, err := s.Stock(ctx, "p001")
+	if err != nil || before.Available < 3 {
+		t.Fatalf("Stock(p001) = %+v, %v", before, err)
+	}
+	line := []inventory.Line{{ProductID: "p001", Quantity: 1}}
+	abandoned, _ := s.Reserve(ctx, line) // a checkout that died here
+	clk.advance(30 * time.Second)
+	committed, _ := s.Reserve(ctx, line)
+	later, _ := s.Reserve(ctx, line)
+	if _, err := s.Commit(ctx, committed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if want := clk.Now().Add(30 * time.Second); !abandoned.ExpiresAt.Equal(want) {
+		t.Errorf("first hold expires at %v, want %v", abandoned.ExpiresAt, want)
+	}
+
+	clk.advance(30 * time.Second) // the first hold runs out, the last does not
+	st, _ := s.Stock(ctx, "p001")
+	if st.Available != before.Available-2 || st.Reserved != 1 || st.Sold != 1 {
+		t.Errorf("after the first hold expired: %+v, before %+v", st, before)
+	}
+	if _, err := s.Commit(ctx, abandoned.ID); !errors.Is(err, inventory.ErrNotHeld) {
+		t.Errorf("Commit of an expired hold err = %v, want ErrNotHeld", err)
+	}
+	if r, err := s.Release(ctx, abandoned.ID); err != nil || r.Status != inventory.StatusExpired {
+		t.Errorf("Release of an expired hold = %+v, %v; want a no-op", r, err)
+	}
+
+	clk.advance(30 * time.Second) // the last hold runs out; the sale stands
+	st, _ = s.Stock(ctx, "p001")
+	if st.Available != before.Available-1 || st.Reserved != 0 || st.Sold != 1 {
+		t.Errorf("after every hold expired: %+v, before %+v", st, before)
+	}
+	if r, _ := s.Release(ctx, later.ID); r.Status != inventory.StatusExpired {
+		t.Errorf("the last hold is %s, want expired", r.Status)
+	}
+}

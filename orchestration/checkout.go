@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,11 +234,17 @@ func (c *Composer) checkout(ctx context.Context, userID, key string, clientKey b
 		lines[i] = inventory.Line{ProductID: l.ProductID, Quantity: l.Quantity}
 	}
 	var res inventory.Reservation
+	// A reservation whose answer was lost is not released here: its hold
+	// expires. The key finds it again when the client retries.
 	if err := sg.step(ctx, StepReserve, "inventory", c.write(), false, func(ctx context.Context) (err error) {
-		res, err = c.svc.Inventory.Reserve(ctx, lines)
+		res, err = c.svc.Inventory.Reserve(ctx, inventory.ReserveRequest{Lines: lines, UserID: userID, Key: key})
 		return err
 	}); err != nil {
 		return Checkout{}, sg.fail(ctx, StepReserve, err)
+	}
+	if res.UserID != userID || !slices.Equal(res.Lines, lines) {
+		// The key reserved before, for another cart: not ours to release.
+		return Checkout{}, sg.fail(ctx, StepReserve, fmt.Errorf("reservation %s: %w", res.ID, ErrKeyReused))
 	}
 	sg.undo = append(sg.undo, compensation{CompRelease, "inventory", func(ctx context.Context) error {
 		_, err := c.svc.Inventory.Release(ctx, res.ID)

@@ -91,3 +91,47 @@ func fillCart(t *testing.T, svc orchestration.Services, user, product string, qu
 	}
 	return st
 }
+
+func TestCheckoutRetryAfterACrashReusesTheKeysReservation(t *testing.T) {
+	ctx := context.Background()
+	svc := localServices(t)
+	before := fillCart(t, svc, "u07", "p004", 1)
+	// A gateway reserved, charged and committed for the key, then died.
+	lost, err := svc.Inventory.Reserve(ctx, inventory.ReserveRequest{
+		Lines: []inventory.Line{{ProductID: "p004", Quantity: 1}}, UserID: "u07", Key: "crash-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Inventory.Commit(ctx, lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The client retries with the same key.
+	out, err := orchestration.New(svc, orchestration.Config{}).Checkout(ctx, "u07", "crash-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Order.ReservationID != lost.ID {
+		t.Errorf("the order holds reservation %s, want the key's %s", out.Order.ReservationID, lost.ID)
+	}
+	if after, _ := svc.Inventory.Stock(ctx, "p004"); after.Sold != before.Sold+1 || after.Available != before.Available-1 {
+		t.Errorf("stock after the lost attempt and the retry: %+v, before both %+v; want one unit sold", after, before)
+	}
+}
+
+func TestCheckoutKeyOfAnotherUsersReservation(t *testing.T) {
+	ctx := context.Background()
+	svc := localServices(t)
+	fillCart(t, svc, "u08", "p005", 1)
+	theirs, err := svc.Inventory.Reserve(ctx, inventory.ReserveRequest{
+		Lines: []inventory.Line{{ProductID: "p005", Quantity: 1}}, UserID: "u09", Key: "shared-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = orchestration.New(svc, orchestration.Config{}).Checkout(ctx, "u08", "shared-1")
+	if !errors.Is(err, orchestration.ErrKeyReused) {
+		t.Fatalf("err = %v, want ErrKeyReused", err)
+	}
+	if r, _ := svc.Inventory.Commit(ctx, theirs.ID); r.Status != inventory.StatusCommitted {
+		t.Errorf("the other user's reservation is %s: the failed checkout touched it", r.Status)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/inventory"
-	"github.com/atrium-bff/atrium/services/orders"
 	"github.com/atrium-bff/atrium/services/payments"
 	"github.com/atrium-bff/atrium/services/users"
 )
@@ -69,7 +68,7 @@ func (c *Composer) Routes(g *echo.Group, guard ...echo.MiddlewareFunc) {
 			return problem.Newf(http.StatusBadRequest, "invalid", "user_id %q is not a user id (u and 2 to 8 digits)", body.UserID)
 		}
 		key := e.Request().Header.Get("Idempotency-Key")
-		if key != "" && !orders.ValidKey(key) {
+		if key != "" && !domain.ValidKey(key) {
 			return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
 		}
 		res, err := c.Checkout(e.Request().Context(), body.UserID, key)

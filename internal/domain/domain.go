@@ -81,3 +81,17 @@ func KindOf(err error) Kind {
 
 // Is reports whether err is a domain error: an answer, not a failure.
 func Is(err error) bool { return KindOf(err) != 0 }
+
+// ValidKey reports whether key is a usable idempotency key: 1 to 200
+// printable ASCII characters, no space.
+func ValidKey(key string) bool {
+	if len(key) < 1 || len(key) > 200 {
+		return false
+	}
+	for i := range len(key) {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -44,6 +44,18 @@ type Reservation struct {
 	Lines     []Line     `json:"lines"`
 	Status    string     `json:"status"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	UserID    string     `json:"user_id,omitempty"`
+	Key       string     `json:"idempotency_key,omitempty"`
+}
+
+// ReserveRequest asks to hold stock for lines, for a user when UserID is
+// set. Key, when not empty, makes Reserve idempotent: while the reservation
+// made with Key is held or committed, a request with the same Key returns
+// it, whatever its user and lines (the caller compares them).
+type ReserveRequest struct {
+	Lines  []Line `json:"lines"`
+	UserID string `json:"user_id,omitempty"`
+	Key    string `json:"idempotency_key,omitempty"`
 }
 
 // Service is the inventory's contract.
@@ -55,7 +67,7 @@ type Service interface {
 	Stocks(ctx context.Context, productIDs []string) ([]Stock, error)
 	// Reserve holds every line or none: ErrInsufficientStock when a line
 	// asks for more than is available, ErrNotFound for an untracked product.
-	Reserve(ctx context.Context, lines []Line) (Reservation, error)
+	Reserve(ctx context.Context, req ReserveRequest) (Reservation, error)
 	// Commit turns a held reservation into a sale: its stock moves from
 	// Reserved to Sold and it no longer expires. Committing twice is a
 	// no-op; a released or expired reservation is ErrNotHeld.

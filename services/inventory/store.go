@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/seed"
 )
 
@@ -30,6 +31,7 @@ type Store struct {
 	mu           sync.Mutex
 	stock        map[string]*Stock
 	reservations map[string]*Reservation
+	byKey        map[string]*Reservation
 	held         []*Reservation // by expiry: every hold lasts holdFor
 	next         int
 }
@@ -54,6 +56,7 @@ func New(opts ...Option) *Store {
 		now:          time.Now,
 		stock:        make(map[string]*Stock, len(data.Stock)),
 		reservations: map[string]*Reservation{},
+		byKey:        map[string]*Reservation{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -119,9 +122,13 @@ func (s *Store) Stocks(_ context.Context, productIDs []string) ([]Stock, error) 
 }
 
 // Reserve implements Service.
-func (s *Store) Reserve(_ context.Context, lines []Line) (Reservation, error) {
+func (s *Store) Reserve(_ context.Context, req ReserveRequest) (Reservation, error) {
+	lines := req.Lines
 	if len(lines) == 0 {
 		return Reservation{}, fmt.Errorf("reserve: no lines: %w", ErrInvalid)
+	}
+	if (req.Key != "" && !domain.ValidKey(req.Key)) || len(req.UserID) > 64 {
+		return Reservation{}, fmt.Errorf("reserve: malformed idempotency key or user id: %w", ErrInvalid)
 	}
 	want := map[string]int{}
 	for _, l := range lines {
@@ -133,6 +140,9 @@ func (s *Store) Reserve(_ context.Context, lines []Line) (Reservation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.expire()
+	if r, ok := s.byKey[req.Key]; ok && (r.Status == StatusHeld || r.Status == StatusCommitted) {
+		return r.view(), nil
+	}
 	for id, q := range want {
 		st, ok := s.stock[id]
 		if !ok {
@@ -144,9 +154,13 @@ func (s *Store) Reserve(_ context.Context, lines []Line) (Reservation, error) {
 	}
 	s.next++
 	expires := s.now().Add(s.holdFor)
-	r := &Reservation{ID: fmt.Sprintf("res-%d", s.next), Lines: slices.Clone(lines), Status: StatusHeld, ExpiresAt: &expires}
+	r := &Reservation{ID: fmt.Sprintf("res-%d", s.next), Lines: slices.Clone(lines), Status: StatusHeld,
+		ExpiresAt: &expires, UserID: req.UserID, Key: req.Key}
 	s.move(r, func(st *Stock, q int) { st.Available -= q; st.Reserved += q })
 	s.reservations[r.ID] = r
+	if req.Key != "" {
+		s.byKey[req.Key] = r
+	}
 	s.held = append(s.held, r)
 	return r.view(), nil
 }

@@ -37,10 +37,10 @@ func TestHoldsExpire(t *testing.T) {
 		t.Fatalf("Stock(p001) = %+v, %v", before, err)
 	}
 	line := []inventory.Line{{ProductID: "p001", Quantity: 1}}
-	abandoned, _ := s.Reserve(ctx, line) // a checkout that died here
+	abandoned, _ := s.Reserve(ctx, inventory.ReserveRequest{Lines: line}) // a checkout that died here
 	clk.advance(30 * time.Second)
-	committed, _ := s.Reserve(ctx, line)
-	later, _ := s.Reserve(ctx, line)
+	committed, _ := s.Reserve(ctx, inventory.ReserveRequest{Lines: line})
+	later, _ := s.Reserve(ctx, inventory.ReserveRequest{Lines: line})
 	if _, err := s.Commit(ctx, committed.ID); err != nil {
 		t.Fatal(err)
 	}

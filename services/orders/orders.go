@@ -74,15 +74,10 @@ var (
 	idPattern      = regexp.MustCompile(`^o-[0-9]{6,12}$`)
 	userPattern    = regexp.MustCompile(`^u[0-9]{2,8}$`)
 	productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
-	keyPattern     = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 )
 
 // ValidID reports whether id is a well-formed order id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
-
-// ValidKey reports whether key is a usable idempotency key: 1 to 200
-// printable ASCII characters.
-func ValidKey(key string) bool { return keyPattern.MatchString(key) }
 
 // ValidUserID reports whether id is a well-formed user id.
 func ValidUserID(id string) bool { return userPattern.MatchString(id) }

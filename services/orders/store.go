@@ -12,6 +12,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 const schema = `
@@ -72,7 +74,7 @@ func validate(o NewOrder) error {
 			return fmt.Errorf("bad line %+v: %w", l, ErrInvalid)
 		}
 	}
-	if len(o.Currency) != 3 || (o.Key != "" && !ValidKey(o.Key)) {
+	if len(o.Currency) != 3 || (o.Key != "" && !domain.ValidKey(o.Key)) {
 		return fmt.Errorf("bad currency or key: %w", ErrInvalid)
 	}
 	return nil
@@ -129,7 +131,7 @@ func (s *Store) Order(ctx context.Context, id string) (Order, error) {
 
 // ByKey implements Service.
 func (s *Store) ByKey(ctx context.Context, key string) (Order, error) {
-	if !ValidKey(key) {
+	if !domain.ValidKey(key) {
 		return Order{}, fmt.Errorf("malformed idempotency key: %w", ErrInvalid)
 	}
 	o, err := s.one(ctx, "idem_key = ?", key)

@@ -64,12 +64,7 @@ var (
 var (
 	idPattern   = regexp.MustCompile(`^ch-[0-9]{1,12}$`)
 	userPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)
-	keyPattern  = regexp.MustCompile(`^[\x21-\x7e]{1,200}$`)
 )
-
-// ValidKey reports whether key is a usable idempotency key: 1 to 200
-// printable ASCII characters.
-func ValidKey(key string) bool { return keyPattern.MatchString(key) }
 
 // ValidID reports whether id is a well-formed charge id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/domain"
 )
 
 // Store is the in-process fake processor. Charges live in memory. It is
@@ -23,7 +25,7 @@ func New() *Store {
 
 // Charge implements Service.
 func (s *Store) Charge(_ context.Context, req ChargeRequest) (Charge, error) {
-	if !userPattern.MatchString(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !ValidKey(req.Key)) {
+	if !userPattern.MatchString(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !domain.ValidKey(req.Key)) {
 		return Charge{}, fmt.Errorf("charge %+v: %w", req, ErrInvalid)
 	}
 	s.mu.Lock()
@@ -54,7 +56,7 @@ func (s *Store) Refund(_ context.Context, id string) (Charge, error) {
 
 // ByKey implements Service.
 func (s *Store) ByKey(_ context.Context, key string) (Charge, error) {
-	if !ValidKey(key) {
+	if !domain.ValidKey(key) {
 		return Charge{}, fmt.Errorf("malformed idempotency key: %w", ErrInvalid)
 	}
 	s.mu.Lock()

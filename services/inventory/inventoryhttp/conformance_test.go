@@ -3,6 +3,7 @@ package inventoryhttp_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
@@ -52,7 +53,7 @@ func TestConformance(t *testing.T) {
 		})
 		t.Run("reserve and release", func(t *testing.T) {
 			before := inStock(t)
-			r, err := svc.Reserve(ctx, []inventory.Line{{ProductID: before.ProductID, Quantity: 2}})
+			r, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: before.ProductID, Quantity: 2}}})
 			if err != nil || r.Status != inventory.StatusHeld || r.ID == "" {
 				t.Fatalf("Reserve = %+v, %v", r, err)
 			}
@@ -72,7 +73,7 @@ func TestConformance(t *testing.T) {
 		})
 		t.Run("commit sells, release undoes either", func(t *testing.T) {
 			before := inStock(t)
-			r, err := svc.Reserve(ctx, []inventory.Line{{ProductID: before.ProductID, Quantity: 3}})
+			r, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: before.ProductID, Quantity: 3}}})
 			if err != nil || r.ExpiresAt == nil {
 				t.Fatalf("Reserve = %+v, %v; want a hold with an expiry", r, err)
 			}
@@ -102,20 +103,46 @@ func TestConformance(t *testing.T) {
 				t.Errorf("Commit(nope) err = %v, want ErrInvalid", err)
 			}
 		})
+		t.Run("a key reserves once", func(t *testing.T) {
+			before := inStock(t)
+			req := inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: before.ProductID, Quantity: 1}}, UserID: "u01", Key: "conf-key-1"}
+			first, err := svc.Reserve(ctx, req)
+			if err != nil || first.Key != req.Key || first.UserID != "u01" {
+				t.Fatalf("Reserve = %+v, %v", first, err)
+			}
+			again, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: before.ProductID, Quantity: 4}}, Key: req.Key})
+			if err != nil || again.ID != first.ID || !slices.Equal(again.Lines, first.Lines) {
+				t.Errorf("second Reserve with the key = %+v, %v; want %+v", again, err, first)
+			}
+			if st, _ := svc.Stock(ctx, before.ProductID); st.Available != before.Available-1 {
+				t.Errorf("after two reservations with one key: %+v, before %+v", st, before)
+			}
+			if _, err := svc.Release(ctx, first.ID); err != nil {
+				t.Fatal(err)
+			}
+			if next, err := svc.Reserve(ctx, req); err != nil || next.ID == first.ID || next.Status != inventory.StatusHeld {
+				t.Errorf("Reserve with the key of a released reservation = %+v, %v; want a new hold", next, err)
+			} else {
+				svc.Release(ctx, next.ID)
+			}
+			if _, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: req.Lines, Key: "with space"}); !errors.Is(err, inventory.ErrInvalid) {
+				t.Errorf("Reserve with a malformed key err = %v, want ErrInvalid", err)
+			}
+		})
 		t.Run("reserve is all or nothing", func(t *testing.T) {
 			ok := inStock(t)
-			_, err := svc.Reserve(ctx, []inventory.Line{{ProductID: ok.ProductID, Quantity: 1}, {ProductID: ok.ProductID, Quantity: ok.Available}})
+			_, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: ok.ProductID, Quantity: 1}, {ProductID: ok.ProductID, Quantity: ok.Available}}})
 			if !errors.Is(err, inventory.ErrInsufficientStock) {
 				t.Fatalf("over-reserve err = %v, want ErrInsufficientStock", err)
 			}
 			if after, _ := svc.Stock(ctx, ok.ProductID); after != ok {
 				t.Errorf("a failed reservation changed stock: %+v, was %+v", after, ok)
 			}
-			if _, err := svc.Reserve(ctx, []inventory.Line{{ProductID: "p999", Quantity: 1}}); !errors.Is(err, inventory.ErrNotFound) {
+			if _, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p999", Quantity: 1}}}); !errors.Is(err, inventory.ErrNotFound) {
 				t.Errorf("reserve unknown product err = %v", err)
 			}
 			for _, lines := range [][]inventory.Line{nil, {{ProductID: ok.ProductID, Quantity: 0}}, {{ProductID: "x", Quantity: 1}}} {
-				if _, err := svc.Reserve(ctx, lines); !errors.Is(err, inventory.ErrInvalid) {
+				if _, err := svc.Reserve(ctx, inventory.ReserveRequest{Lines: lines}); !errors.Is(err, inventory.ErrInvalid) {
 					t.Errorf("Reserve(%v) err = %v, want ErrInvalid", lines, err)
 				}
 			}

@@ -20,23 +20,19 @@ var errs = rest.Errors{
 	{Err: inventory.ErrInvalid, Code: "invalid"},
 }
 
-type reserveRequest struct {
-	Lines []inventory.Line `json:"lines"`
-}
-
 // NewHandler serves svc:
 //
 //	GET    /stock?ids=p001,p002
 //	GET    /stock/{product_id}
-//	POST   /reservations            {"lines":[{"product_id":"p001","quantity":2}]}
+//	POST   /reservations            {"lines":[{"product_id":"p001","quantity":2}],"idempotency_key":"k1"}
 //	POST   /reservations/{id}/commit
 //	DELETE /reservations/{id}       release
 func NewHandler(svc inventory.Service) http.Handler {
 	return rest.NewHandler(errs, func(e *echo.Echo) {
 		e.GET("/stock", rest.ByIDs(inventory.ValidProductID, svc.Stocks))
 		e.GET("/stock/:id", rest.ByParam("id", inventory.ValidProductID, svc.Stock))
-		e.POST("/reservations", rest.WithBody(http.StatusCreated, func(c echo.Context, req reserveRequest) (inventory.Reservation, error) {
-			return svc.Reserve(c.Request().Context(), req.Lines)
+		e.POST("/reservations", rest.WithBody(http.StatusCreated, func(c echo.Context, req inventory.ReserveRequest) (inventory.Reservation, error) {
+			return svc.Reserve(c.Request().Context(), req)
 		}))
 		e.POST("/reservations/:id/commit", rest.ByParam("id", inventory.ValidReservationID, svc.Commit))
 		e.DELETE("/reservations/:id", rest.ByParam("id", inventory.ValidReservationID, svc.Release))
@@ -58,8 +54,8 @@ func (c client) Stocks(ctx context.Context, ids []string) ([]inventory.Stock, er
 	return rest.GetBatch[inventory.Stock](ctx, c.c, "/stock", "ids", ids)
 }
 
-func (c client) Reserve(ctx context.Context, lines []inventory.Line) (inventory.Reservation, error) {
-	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodPost, "/reservations", reserveRequest{Lines: lines})
+func (c client) Reserve(ctx context.Context, req inventory.ReserveRequest) (inventory.Reservation, error) {
+	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodPost, "/reservations", req)
 }
 
 func (c client) Commit(ctx context.Context, id string) (inventory.Reservation, error) {

@@ -88,7 +88,7 @@ func New(cfg Config) *echo.Echo {
 		validate = append(validate, cfg.Spec.Validate())
 	}
 	api := e.Group("/api/v1", validate...)
-	cfg.Composer.Routes(api, userGuard(cfg.AdminToken, cfg.Sessions))
+	cfg.Composer.Routes(api, actingUser(cfg.AdminToken, cfg.Sessions))
 	if cfg.Sessions != nil {
 		sessionRoutes(api, cfg.Sessions, cfg.Composer)
 	}

@@ -77,28 +77,32 @@ func sessionUser(c echo.Context, store session.Store) (string, error) {
 // ErrNotYourUser reports a session acting for another user.
 var ErrNotYourUser = problem.New(http.StatusForbidden, "forbidden", "this session may only act for its own user")
 
-// userGuard admits a request to /users/{id}/... that carries the admin
-// token, or the session of user id. Without sessions, only the token.
-func userGuard(token string, store session.Store) echo.MiddlewareFunc {
-	admin := server.RequireToken(token)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		asAdmin := admin(next)
-		return func(c echo.Context) error {
-			if token != "" && c.Request().Header.Get(echo.HeaderAuthorization) != "" {
-				return asAdmin(c)
+// actingUser returns who a request acts for, given the user it claims
+// (from the path or the body; "" for none): with the admin token, the
+// claimed user; otherwise the user of its session, who may claim only
+// itself.
+func actingUser(token string, store session.Store) orchestration.Actor {
+	return func(c echo.Context, claimed string) (string, error) {
+		if token != "" && c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+			if err := server.CheckToken(c, token); err != nil {
+				return "", err
 			}
-			if store == nil {
-				return session.ErrNoSession
+			if claimed == "" {
+				return "", problem.New(http.StatusBadRequest, "invalid", "with the admin token, name the user (user_id)")
 			}
-			user, err := sessionUser(c, store)
-			if err != nil {
-				return err
-			}
-			if user != c.Param("id") {
-				return ErrNotYourUser
-			}
-			return next(c)
+			return claimed, nil
 		}
+		if store == nil {
+			return "", session.ErrNoSession
+		}
+		user, err := sessionUser(c, store)
+		if err != nil {
+			return "", err
+		}
+		if claimed != "" && claimed != user {
+			return "", ErrNotYourUser
+		}
+		return user, nil
 	}
 }
 

@@ -49,3 +49,36 @@ func TestUserRoutesNeedTheirSessionOrTheAdminToken(t *testing.T) {
 		t.Errorf("/me/cart after two adds: %d %s", w.Code, w.Body)
 	}
 }
+
+func TestCheckoutActsForItsSessionOrTheAdminToken(t *testing.T) {
+	h := monolith(t)
+	w := do(t, h, "POST", "/api/v1/sessions", `{"email":"bruno.costa@example.com","password":"atrium-u02"}`)
+	u02 := strings.SplitN(w.Header().Get("Set-Cookie"), ";", 2)[0]
+	for _, u := range []string{"u01", "u02"} {
+		if w := do(t, h, "POST", "/api/v1/users/"+u+"/cart/items", `{"product_id":"p002","quantity":1}`, "Authorization", "Bearer "+token); w.Code != 200 {
+			t.Fatalf("fill %s's cart: %d %s", u, w.Code, w.Body)
+		}
+	}
+	// No one may check out another user's cart, nor anyone's anonymously.
+	wantProblem(t, do(t, h, "POST", "/api/v1/checkout", `{"user_id":"u01"}`), http.StatusUnauthorized)
+	wantProblem(t, do(t, h, "POST", "/api/v1/checkout", `{"user_id":"u01"}`, "Cookie", u02), http.StatusForbidden)
+	wantProblem(t, do(t, h, "POST", "/api/v1/users/u01/checkout", "", "Cookie", u02), http.StatusForbidden)
+	wantProblem(t, do(t, h, "POST", "/api/v1/checkout", `{"user_id":"u01"}`, "Authorization", "Bearer wrong"), http.StatusForbidden)
+	wantProblem(t, do(t, h, "POST", "/api/v1/checkout", "", "Authorization", "Bearer "+token), http.StatusBadRequest)
+	// The session checks out its own cart, with or without naming itself;
+	// the admin token checks out the user it names.
+	for _, tc := range []struct {
+		path, body, key string
+		header          []string
+		user            string
+	}{
+		{"/api/v1/me/checkout", "", "me-1", []string{"Cookie", u02}, "u02"},
+		{"/api/v1/checkout", "", "me-1", []string{"Cookie", u02}, "u02"}, // the same key replays
+		{"/api/v1/checkout", `{"user_id":"u01"}`, "admin-1", []string{"Authorization", "Bearer " + token}, "u01"},
+	} {
+		w := do(t, h, "POST", tc.path, tc.body, append([]string{"Idempotency-Key", tc.key}, tc.header...)...)
+		if w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), `"user_id":"`+tc.user+`"`) {
+			t.Errorf("POST %s %s as %s: %d %.300s", tc.path, tc.body, tc.header[0], w.Code, w.Body)
+		}
+	}
+}

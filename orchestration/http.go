@@ -17,6 +17,10 @@ import (
 	"github.com/atrium-bff/atrium/services/users"
 )
 
+// Actor returns the user a request acts for, given the user it claims
+// (from its path or body; "" for none), or the error that refuses it.
+type Actor func(e echo.Context, claimed string) (string, error)
+
 // Routes adds the composite endpoints to g, the /api/v1 group:
 //
 //	GET    /products?category=&q=&limit=&cursor=
@@ -27,11 +31,11 @@ import (
 //	PATCH  /users/{id}/cart/items/{product_id}   {"quantity":2}
 //	DELETE /users/{id}/cart/items/{product_id}
 //	DELETE /users/{id}/cart
+//	POST   /users/{id}/checkout                  Idempotency-Key header
 //	POST   /checkout                             {"user_id":"u01"}, Idempotency-Key header
 //
-// The /users/{id} routes pass guard first (the gateway's check that the
-// caller may act as that user).
-func (c *Composer) Routes(g *echo.Group, guard ...echo.MiddlewareFunc) {
+// The /users/{id} routes and /checkout act for the user actor admits.
+func (c *Composer) Routes(g *echo.Group, actor Actor) {
 	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(e echo.Context) error {
 			e.Set(startKey, time.Now())
@@ -54,37 +58,59 @@ func (c *Composer) Routes(g *echo.Group, guard ...echo.MiddlewareFunc) {
 		}
 		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
 	})
-	c.UserRoutes(g.Group("/users/:id", guard...), func(e echo.Context) (string, error) {
-		return param(e, "id", users.ValidID, "u and 2 to 8 digits")
+	c.UserRoutes(g.Group("/users/:id"), func(e echo.Context) (string, error) {
+		id, err := param(e, "id", users.ValidID, "u and 2 to 8 digits")
+		if err != nil {
+			return "", err
+		}
+		return actor(e, id)
 	})
 	g.POST("/checkout", func(e echo.Context) error {
 		var body struct {
 			UserID string `json:"user_id"`
 		}
-		if err := rest.Bind(e, &body); err != nil {
-			return err
+		if e.Request().ContentLength != 0 {
+			if err := rest.Bind(e, &body); err != nil {
+				return err
+			}
 		}
-		if !users.ValidID(body.UserID) {
+		if body.UserID != "" && !users.ValidID(body.UserID) {
 			return problem.Newf(http.StatusBadRequest, "invalid", "user_id %q is not a user id (u and 2 to 8 digits)", body.UserID)
 		}
-		key := e.Request().Header.Get("Idempotency-Key")
-		if key != "" && !domain.ValidKey(key) {
-			return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
+		user, err := actor(e, body.UserID)
+		if err != nil {
+			return err
 		}
-		res, err := c.Checkout(e.Request().Context(), body.UserID, key)
-		if err == nil && res.Replayed {
-			e.Response().Header().Set("Idempotent-Replayed", "true")
-		}
-		return answer(e, http.StatusCreated)(res, err)
+		return c.serveCheckout(e, user)
 	})
+}
+
+// serveCheckout checks user's cart out, by the request's Idempotency-Key.
+func (c *Composer) serveCheckout(e echo.Context, user string) error {
+	key := e.Request().Header.Get("Idempotency-Key")
+	if key != "" && !domain.ValidKey(key) {
+		return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
+	}
+	res, err := c.Checkout(e.Request().Context(), user, key)
+	if err == nil && res.Replayed {
+		e.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	return answer(e, http.StatusCreated)(res, err)
 }
 
 // UserRoutes adds a user's dashboard and cart to g, for the user that
 // user names (from the path, or from the session):
 //
 //	GET {g}/dashboard, GET|DELETE {g}/cart, POST {g}/cart/items,
-//	PATCH|DELETE {g}/cart/items/{product_id}
+//	PATCH|DELETE {g}/cart/items/{product_id}, POST {g}/checkout
 func (c *Composer) UserRoutes(g *echo.Group, user func(echo.Context) (string, error)) {
+	g.POST("/checkout", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return c.serveCheckout(e, id)
+	})
 	g.GET("/dashboard", func(e echo.Context) error {
 		id, err := user(e)
 		if err != nil {

@@ -197,20 +197,29 @@ func Deadline() echo.MiddlewareFunc {
 
 // RequireToken admits requests that carry "Authorization: Bearer <token>".
 func RequireToken(token string) echo.MiddlewareFunc {
-	want := []byte("Bearer " + token)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			got := c.Request().Header.Get(echo.HeaderAuthorization)
-			if got == "" {
-				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
-				return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
-			}
-			if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-				return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
+			if err := CheckToken(c, token); err != nil {
+				return err
 			}
 			return next(c)
 		}
 	}
+}
+
+// CheckToken returns nil when the request carries "Authorization: Bearer
+// <token>", a 401 problem when it carries no Authorization, and a 403 when
+// it carries another one or token is empty (no admin API).
+func CheckToken(c echo.Context, token string) error {
+	got := c.Request().Header.Get(echo.HeaderAuthorization)
+	if got == "" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
+		return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
+	}
+	if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+token)) != 1 {
+		return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
+	}
+	return nil
 }
 
 // Health registers GET /healthz (alive) and GET /readyz (ready when ready

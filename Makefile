@@ -72,10 +72,11 @@ compare: build
 cluster-bench:
 	ATRIUM_CLUSTER_SECONDS=20 ATRIUM_CLUSTER_BENCH=1 $(GO) test -count=1 -v -run 'TestCluster|TestBalancerRetries' ./cmd/atrium
 
-## fuzz: fuzz the gateway's request handling for a while (FUZZTIME, default 60s)
+## fuzz: fuzz the gateway's request handling and the id validators for a while (FUZZTIME, default 60s each)
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzGatewayNever5xx -fuzztime $(FUZZTIME) ./gateway
+	$(GO) test -run '^$$' -fuzz FuzzValidatorsMatchTheirPatterns -fuzztime $(FUZZTIME) ./internal/domain
 
 clean:
 	rm -rf $(BIN) data

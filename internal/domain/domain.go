@@ -9,6 +9,7 @@ package domain
 import (
 	"errors"
 	"net/http"
+	"strings"
 )
 
 // Kind is the kind of a domain error.
@@ -95,3 +96,26 @@ func ValidKey(key string) bool {
 	}
 	return true
 }
+
+// Numbered reports whether id is prefix followed by min to max ASCII
+// digits, as the services' ids are (p001, u01, o-000001, res-7).
+func Numbered(id, prefix string, min, max int) bool {
+	digits, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(digits) < min || len(digits) > max {
+		return false
+	}
+	for i := range len(digits) {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidProductID reports whether id is a well-formed product id: p and 3
+// to 8 digits.
+func ValidProductID(id string) bool { return Numbered(id, "p", 3, 8) }
+
+// ValidUserID reports whether id is a well-formed user id: u and 2 to 8
+// digits.
+func ValidUserID(id string) bool { return Numbered(id, "u", 2, 8) }

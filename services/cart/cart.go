@@ -6,7 +6,6 @@ package cart
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -50,13 +49,8 @@ var (
 	ErrInvalid  = domain.New(domain.Invalid, "invalid cart request")
 )
 
-var (
-	userPattern    = regexp.MustCompile(`^u[0-9]{2,8}$`)
-	productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
-)
-
 // ValidUserID reports whether id is a well-formed user id.
-func ValidUserID(id string) bool { return userPattern.MatchString(id) }
+func ValidUserID(id string) bool { return domain.ValidUserID(id) }
 
 // ValidProductID reports whether id is a well-formed product id.
-func ValidProductID(id string) bool { return productPattern.MatchString(id) }
+func ValidProductID(id string) bool { return domain.ValidProductID(id) }

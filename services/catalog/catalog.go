@@ -5,7 +5,6 @@ package catalog
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -58,7 +57,5 @@ var (
 	ErrInvalid  = domain.New(domain.Invalid, "invalid catalog request")
 )
 
-var idPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
-
 // ValidID reports whether id is well-formed ("p" and 3 to 8 digits).
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return domain.ValidProductID(id) }

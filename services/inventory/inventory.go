@@ -5,7 +5,6 @@ package inventory
 
 import (
 	"context"
-	"regexp"
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
@@ -86,13 +85,8 @@ var (
 	ErrInvalid           = domain.New(domain.Invalid, "invalid inventory request")
 )
 
-var (
-	productPattern     = regexp.MustCompile(`^p[0-9]{3,8}$`)
-	reservationPattern = regexp.MustCompile(`^res-[0-9]{1,12}$`)
-)
-
 // ValidProductID reports whether id is a well-formed product id.
-func ValidProductID(id string) bool { return productPattern.MatchString(id) }
+func ValidProductID(id string) bool { return domain.ValidProductID(id) }
 
 // ValidReservationID reports whether id is a well-formed reservation id.
-func ValidReservationID(id string) bool { return reservationPattern.MatchString(id) }
+func ValidReservationID(id string) bool { return domain.Numbered(id, "res-", 1, 12) }

@@ -5,7 +5,6 @@ package orders
 
 import (
 	"context"
-	"regexp"
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
@@ -70,14 +69,8 @@ var (
 	ErrInvalid  = domain.New(domain.Invalid, "invalid orders request")
 )
 
-var (
-	idPattern      = regexp.MustCompile(`^o-[0-9]{6,12}$`)
-	userPattern    = regexp.MustCompile(`^u[0-9]{2,8}$`)
-	productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
-)
-
 // ValidID reports whether id is a well-formed order id.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return domain.Numbered(id, "o-", 6, 12) }
 
 // ValidUserID reports whether id is a well-formed user id.
-func ValidUserID(id string) bool { return userPattern.MatchString(id) }
+func ValidUserID(id string) bool { return domain.ValidUserID(id) }

@@ -70,7 +70,7 @@ func validate(o NewOrder) error {
 		return fmt.Errorf("order has no lines: %w", ErrInvalid)
 	}
 	for _, l := range o.Lines {
-		if !productPattern.MatchString(l.ProductID) || l.Quantity < 1 || l.PriceCents < 0 {
+		if !domain.ValidProductID(l.ProductID) || l.Quantity < 1 || l.PriceCents < 0 {
 			return fmt.Errorf("bad line %+v: %w", l, ErrInvalid)
 		}
 	}

@@ -5,7 +5,6 @@ package payments
 
 import (
 	"context"
-	"regexp"
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
@@ -61,10 +60,5 @@ var (
 	ErrInvalid  = domain.New(domain.Invalid, "invalid payments request")
 )
 
-var (
-	idPattern   = regexp.MustCompile(`^ch-[0-9]{1,12}$`)
-	userPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)
-)
-
 // ValidID reports whether id is a well-formed charge id.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return domain.Numbered(id, "ch-", 1, 12) }

@@ -25,7 +25,7 @@ func New() *Store {
 
 // Charge implements Service.
 func (s *Store) Charge(_ context.Context, req ChargeRequest) (Charge, error) {
-	if !userPattern.MatchString(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !domain.ValidKey(req.Key)) {
+	if !domain.ValidUserID(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !domain.ValidKey(req.Key)) {
 		return Charge{}, fmt.Errorf("charge %+v: %w", req, ErrInvalid)
 	}
 	s.mu.Lock()

@@ -5,7 +5,6 @@ package recommendations
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -32,7 +31,5 @@ type Service interface {
 // ErrInvalid reports a malformed request.
 var ErrInvalid = domain.New(domain.Invalid, "invalid recommendations request")
 
-var productPattern = regexp.MustCompile(`^p[0-9]{3,8}$`)
-
 // ValidProductID reports whether id is a well-formed product id.
-func ValidProductID(id string) bool { return productPattern.MatchString(id) }
+func ValidProductID(id string) bool { return domain.ValidProductID(id) }

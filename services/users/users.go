@@ -4,7 +4,6 @@ package users
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -36,7 +35,5 @@ var (
 	ErrBadCredentials = domain.New(domain.Unauthenticated, "wrong email or password")
 )
 
-var idPattern = regexp.MustCompile(`^u[0-9]{2,8}$`)
-
 // ValidID reports whether id is a well-formed user id ("u" and 2 to 8 digits).
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return domain.ValidUserID(id) }

@@ -95,10 +95,12 @@ func TestRequestValidationNamesTheField(t *testing.T) {
 		{"POST", "/api/v1/checkout", `{"user_id":"u01","coupon":"FREE"}`, `"coupon"`},
 		{"GET", "/services/inventory/stock", "", `query parameter "ids"`},
 	} {
-		w := do(t, h, tt.method, tt.path, tt.body)
-		p := wantProblem(t, w, http.StatusBadRequest)
-		if !strings.Contains(p.Detail, tt.field) {
-			t.Errorf("%s %s: detail %q does not name %s", tt.method, tt.path, p.Detail, tt.field)
+		for range 2 { // the second time, the operation is known from the echo route
+			w := do(t, h, tt.method, tt.path, tt.body)
+			p := wantProblem(t, w, http.StatusBadRequest)
+			if !strings.Contains(p.Detail, tt.field) {
+				t.Errorf("%s %s: detail %q does not name %s", tt.method, tt.path, p.Detail, tt.field)
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -41,6 +42,10 @@ type Spec struct {
 	JSON, YAML []byte
 
 	router routers.Router
+	// routes maps an echo route (GET /api/v1/products/:id/page) to its
+	// documented operation, once found, so that a request to it skips the
+	// document's router; a nil route is an undocumented one.
+	routes sync.Map
 }
 
 // Load parses and validates the embedded document.
@@ -120,8 +125,8 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			route, params, err := s.router.FindRoute(req)
-			if err != nil {
+			route, params := s.route(c)
+			if route == nil {
 				return next(c)
 			}
 			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
@@ -135,6 +140,48 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// route returns the documented operation of c's request and its path
+// parameters, or nil. An echo route whose path parameters are the
+// operation's is looked up in the document once; others (the proxy's
+// wildcard) every time.
+func (s *Spec) route(c echo.Context) (*routers.Route, map[string]string) {
+	key := routeKey{c.Request().Method, c.Path()}
+	if r, ok := s.routes.Load(key); ok {
+		route, _ := r.(*routers.Route)
+		if route == nil {
+			return nil, nil
+		}
+		params := make(map[string]string, len(c.ParamNames()))
+		for i, name := range c.ParamNames() {
+			params[name] = c.ParamValues()[i]
+		}
+		return route, params
+	}
+	route, params, err := s.router.FindRoute(c.Request())
+	if err != nil {
+		route, params = nil, nil
+	}
+	if !strings.Contains(c.Path(), "*") && sameKeys(params, c.ParamNames()) {
+		s.routes.Store(key, route)
+	}
+	return route, params
+}
+
+type routeKey struct{ method, path string }
+
+// sameKeys reports whether params has exactly the keys names.
+func sameKeys(params map[string]string, names []string) bool {
+	if len(params) != len(names) {
+		return false
+	}
+	for _, n := range names {
+		if _, ok := params[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 var english = message.NewPrinter(language.English)

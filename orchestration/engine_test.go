@@ -306,10 +306,9 @@ func TestCacheStaleIfErrorAndCoalescing(t *testing.T) {
 			results[i] = s.vals[0]
 		})
 	}
-	for calls.Load() == 0 {
+	for orchestration.Waiting(rt, "c", "k") < n-1 { // the others pile up behind the first call
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(20 * time.Millisecond) // let the others pile up behind the first call
 	close(gate)
 	wg.Wait()
 	if calls.Load() != 1 {
@@ -330,6 +329,47 @@ func TestCacheStaleIfErrorAndCoalescing(t *testing.T) {
 	}
 	if meta.Partial {
 		t.Error("a stale answer marked the composite partial")
+	}
+}
+
+func TestACoalescedReadOutlivesItsFirstCallersCancellation(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 1000})
+	var calls atomic.Int32
+	p := plan(t, rt, orchestration.Fetch[state, string]{Name: "c", Service: "svc-c",
+		Key: func(s *state) string { return s.key },
+		Get: func(ctx context.Context, _ *state) (string, error) {
+			if calls.Add(1) == 1 { // the first call lasts until its caller gives up
+				<-ctx.Done()
+				return "", ctx.Err()
+			}
+			return "v2", nil
+		},
+		Set: func(s *state, v string) { s.vals[0] = v }})
+
+	first, cancel := context.WithCancel(context.Background())
+	go p.Run(first, &state{key: "k"})
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	type result struct {
+		v   string
+		err error
+	}
+	second := make(chan result)
+	go func() {
+		s := state{key: "k"}
+		_, err := p.Run(context.Background(), &s)
+		second <- result{s.vals[0], err}
+	}()
+	for orchestration.Waiting(rt, "c", "k") < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if r := <-second; r.err != nil || r.v != "v2" {
+		t.Errorf("the second caller got %q, %v; want its own call's v2", r.v, r.err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls, want 2", n)
 	}
 }
 

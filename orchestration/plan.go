@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -105,40 +104,29 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 				}
 				rt.lookedUp(ctx, f.Name, "miss")
 			}
-			// Identical concurrent reads share one call. The call runs on,
-			// detached from the first caller's cancellation but not its
-			// deadline, so one caller giving up does not fail the others.
-			ch := rt.flights.DoChan(key, func() (any, error) {
-				fctx := context.WithoutCancel(ctx)
-				if d, ok := ctx.Deadline(); ok {
-					var cancel context.CancelFunc
-					fctx, cancel = context.WithDeadline(fctx, d)
-					defer cancel()
-				}
-				v, src, err := read(fctx, s)
+			// Identical concurrent reads share one call.
+			res, _, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, error) {
+				v, src, err := read(ctx, s)
 				if err == nil && f.Policy.CacheTTL > 0 {
 					rt.cache.Set(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL)
 				}
 				return flight{v, src}, err
 			})
-			var res singleflight.Result
-			select {
-			case res = <-ch:
-			case <-ctx.Done():
+			if res == nil && ctx.Err() != nil {
 				return Source{Status: classify(ctx, ctx.Err()), Error: ctx.Err().Error()}, ctx.Err()
 			}
-			fl, _ := res.Val.(flight)
-			if res.Err == nil {
+			fl, _ := res.(flight)
+			if err == nil {
 				f.Set(s, fl.v.(T))
 				return fl.src, nil
 			}
-			if stale != nil && !domain.Is(res.Err) {
+			if stale != nil && !domain.Is(err) {
 				f.Set(s, stale.v.(T))
 				rt.lookedUp(ctx, f.Name, "stale")
 				fl.src.Status, fl.src.Cache = StatusCached, "stale"
 				return fl.src, nil
 			}
-			return fl.src, res.Err
+			return fl.src, err
 		}}
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/hop"
@@ -73,7 +72,7 @@ type RuntimeConfig struct {
 type Runtime struct {
 	cfg     RuntimeConfig
 	cache   *gocache.Cache
-	flights singleflight.Group
+	flights flights
 
 	ins instruments
 

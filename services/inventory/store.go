@@ -18,22 +18,36 @@ var seedJSON []byte
 // MaxLineQuantity bounds one reservation line.
 const MaxLineQuantity = 1000
 
-// DefaultHoldFor is how long a reservation is held before it expires, by
-// default: far longer than a checkout takes.
-const DefaultHoldFor = 2 * time.Minute
+// Defaults of a Store's Options.
+const (
+	// DefaultHoldFor is how long a reservation is held before it expires:
+	// far longer than a checkout takes.
+	DefaultHoldFor = 2 * time.Minute
+	// DefaultKeepFor is how long a reservation is remembered after it was
+	// made, whatever became of it: long enough for any retry of its
+	// checkout to find it, short enough to bound the Store's memory.
+	DefaultKeepFor = time.Hour
+)
 
 // Store is the in-process inventory, starting from the seed stock. It is
 // safe for concurrent use.
 type Store struct {
-	holdFor time.Duration
-	now     func() time.Time
+	holdFor, keepFor time.Duration
+	now              func() time.Time
 
 	mu           sync.Mutex
 	stock        map[string]*Stock
 	reservations map[string]*Reservation
 	byKey        map[string]*Reservation
-	held         []*Reservation // by expiry: every hold lasts holdFor
+	made         []made // every remembered reservation, oldest first
+	due          int    // how many of made are past their hold
 	next         int
+}
+
+// made is when a reservation was made.
+type made struct {
+	r  *Reservation
+	at time.Time
 }
 
 // Option configures a Store.
@@ -42,6 +56,10 @@ type Option func(*Store)
 // HoldFor sets how long a reservation is held before it expires
 // [DefaultHoldFor].
 func HoldFor(d time.Duration) Option { return func(s *Store) { s.holdFor = d } }
+
+// KeepFor sets how long a reservation is remembered after it was made
+// [DefaultKeepFor]; it is at least the hold.
+func KeepFor(d time.Duration) Option { return func(s *Store) { s.keepFor = d } }
 
 // Clock sets the Store's clock [time.Now].
 func Clock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -53,6 +71,7 @@ func New(opts ...Option) *Store {
 	}]("inventory", seedJSON)
 	s := &Store{
 		holdFor:      DefaultHoldFor,
+		keepFor:      DefaultKeepFor,
 		now:          time.Now,
 		stock:        make(map[string]*Stock, len(data.Stock)),
 		reservations: map[string]*Reservation{},
@@ -61,28 +80,38 @@ func New(opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.keepFor = max(s.keepFor, s.holdFor)
 	for _, st := range data.Stock {
 		s.stock[st.ProductID] = &Stock{ProductID: st.ProductID, Available: st.Available}
 	}
 	return s
 }
 
-// expire releases the holds that have run out; the caller holds s.mu.
-// Holds all last holdFor, so they expire in the order they were made.
+// expire releases the holds that have run out and forgets the
+// reservations past keepFor; the caller holds s.mu. Every hold lasts
+// holdFor, so reservations run out in the order they were made.
 func (s *Store) expire() {
 	now := s.now()
-	n := 0
-	for _, r := range s.held {
-		if r.Status == StatusHeld {
-			if now.Before(*r.ExpiresAt) {
-				break
-			}
-			s.move(r, func(st *Stock, q int) { st.Reserved -= q; st.Available += q })
-			r.Status = StatusExpired
+	for ; s.due < len(s.made); s.due++ {
+		m := s.made[s.due]
+		if now.Before(m.at.Add(s.holdFor)) {
+			break
 		}
-		n++
+		if m.r.Status == StatusHeld {
+			s.move(m.r, func(st *Stock, q int) { st.Reserved -= q; st.Available += q })
+			m.r.Status = StatusExpired
+		}
 	}
-	s.held = s.held[n:]
+	n := 0
+	for ; n < s.due && !now.Before(s.made[n].at.Add(s.keepFor)); n++ {
+		r := s.made[n].r
+		delete(s.reservations, r.ID)
+		if s.byKey[r.Key] == r {
+			delete(s.byKey, r.Key)
+		}
+		s.made[n] = made{}
+	}
+	s.made, s.due = s.made[n:], s.due-n
 }
 
 // move applies f to the stock of each of r's lines; the caller holds s.mu.
@@ -153,7 +182,8 @@ func (s *Store) Reserve(_ context.Context, req ReserveRequest) (Reservation, err
 		}
 	}
 	s.next++
-	expires := s.now().Add(s.holdFor)
+	now := s.now()
+	expires := now.Add(s.holdFor)
 	r := &Reservation{ID: fmt.Sprintf("res-%d", s.next), Lines: slices.Clone(lines), Status: StatusHeld,
 		ExpiresAt: &expires, UserID: req.UserID, Key: req.Key}
 	s.move(r, func(st *Stock, q int) { st.Available -= q; st.Reserved += q })
@@ -161,7 +191,7 @@ func (s *Store) Reserve(_ context.Context, req ReserveRequest) (Reservation, err
 	if req.Key != "" {
 		s.byKey[req.Key] = r
 	}
-	s.held = append(s.held, r)
+	s.made = append(s.made, made{r, now})
 	return r.view(), nil
 }
 

@@ -69,3 +69,34 @@ func TestHoldsExpire(t *testing.T) {
 		t.Errorf("the last hold is %s, want expired", r.Status)
 	}
 }
+
+func TestReservationsAreForgottenAfterKeepFor(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := inventory.New(inventory.HoldFor(time.Minute), inventory.KeepFor(10*time.Minute), inventory.Clock(clk.Now))
+	before, _ := s.Stock(ctx, "p001")
+	req := inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p001", Quantity: 1}}, Key: "k1"}
+	sold, _ := s.Reserve(ctx, req)
+	if _, err := s.Commit(ctx, sold.ID); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(5 * time.Minute)
+	young, _ := s.Reserve(ctx, inventory.ReserveRequest{Lines: req.Lines})
+	if r, err := s.Reserve(ctx, req); err != nil || r.ID != sold.ID {
+		t.Fatalf("within KeepFor the key finds its reservation: %+v, %v", r, err)
+	}
+
+	clk.advance(5 * time.Minute) // the first is 10 minutes old, the second 5
+	if _, err := s.Release(ctx, sold.ID); !errors.Is(err, inventory.ErrNotFound) {
+		t.Errorf("Release of a forgotten reservation err = %v, want ErrNotFound", err)
+	}
+	if r, err := s.Release(ctx, young.ID); err != nil || r.Status != inventory.StatusExpired {
+		t.Errorf("the younger reservation: %+v, %v; want it remembered, expired", r, err)
+	}
+	if st, _ := s.Stock(ctx, "p001"); st.Sold != 1 || st.Available != before.Available-1 {
+		t.Errorf("forgetting changed the stock: %+v, before %+v", st, before)
+	}
+	if r, err := s.Reserve(ctx, req); err != nil || r.ID == sold.ID {
+		t.Errorf("the key of a forgotten reservation reserves anew: %+v, %v", r, err)
+	}
+}

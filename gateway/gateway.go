@@ -10,14 +10,18 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/fault"
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
@@ -45,6 +49,10 @@ type Config struct {
 	// Upstreams serve /services/{name}/..., keyed by service name, each
 	// seeing the path after the name. A name not here is a 404.
 	Upstreams map[string]http.Handler
+	// ProxyTimeout bounds each proxied request (a client may ask for less
+	// in the hop.TimeoutHeader header) and is passed on to the service in
+	// that header; past it the answer is a 504 [10s].
+	ProxyTimeout time.Duration
 	// Registry, when not nil, is served under /admin/registry.
 	Registry *registry.Registry
 	// Faults, when not nil, is served under /admin/services/{name}/faults.
@@ -92,7 +100,11 @@ func New(cfg Config) *echo.Echo {
 	if cfg.Sessions != nil {
 		sessionRoutes(api, cfg.Sessions, cfg.Composer)
 	}
-	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams, cfg.Telemetry), validate...)
+	proxyTimeout := cfg.ProxyTimeout
+	if proxyTimeout <= 0 {
+		proxyTimeout = 10 * time.Second
+	}
+	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams, cfg.Telemetry, proxyTimeout), validate...)
 	if cfg.AdminToken != "" {
 		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Registry != nil {
@@ -122,7 +134,11 @@ func mapError(err error) *problem.Problem {
 
 // proxyRoute serves /services/{name}/rest by handing the request, with its
 // path cut to /rest, to the upstream of name.
-func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry) echo.HandlerFunc {
+// proxyGrace is how much longer than the budget it gives a service the
+// proxy waits for the service's own answer.
+const proxyGrace = 250 * time.Millisecond
+
+func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry, timeout time.Duration) echo.HandlerFunc {
 	stripped := make(map[string]http.Handler, len(upstreams)) // built once, not per request
 	for name, h := range upstreams {
 		stripped[name] = http.StripPrefix("/services/"+name, h)
@@ -133,14 +149,25 @@ func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry) ech
 		if !ok {
 			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, strings.Join(sortedKeys(upstreams), ", "))
 		}
-		// The upstream logs and answers with the same request id.
-		req := c.Request()
-		req.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
-		if tel != nil {
-			ctx, span := tel.Span(req.Context(), "proxy "+name)
-			defer span.End()
-			req = req.WithContext(ctx)
+		// The upstream logs and answers with the same request id. It is
+		// told the request's budget (the proxy's timeout, or less if the
+		// client asked for less) and answers a 504 of its own when that
+		// passes; the gateway waits a little longer for that answer
+		// before it gives up on a service that does not answer at all.
+		budget := timeout
+		if ms, err := strconv.ParseInt(c.Request().Header.Get(hop.TimeoutHeader), 10, 64); err == nil && ms > 0 {
+			budget = min(budget, time.Duration(ms)*time.Millisecond)
 		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), budget+proxyGrace)
+		defer cancel()
+		if tel != nil {
+			var span trace.Span
+			ctx, span = tel.Span(ctx, "proxy "+name)
+			defer span.End()
+		}
+		req := c.Request().WithContext(ctx)
+		req.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
+		req.Header.Set(hop.TimeoutHeader, strconv.FormatInt(max(budget.Milliseconds(), 1), 10))
 		h.ServeHTTP(c.Response(), req)
 		return nil
 	}

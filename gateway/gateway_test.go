@@ -19,6 +19,8 @@ import (
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/gateway/session"
+	"github.com/atrium-bff/atrium/internal/fault"
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/telemetry"
@@ -47,8 +49,9 @@ func tel(t testing.TB) *telemetry.Telemetry {
 // monolith returns a gateway serving every service in-process.
 func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true, orchestration.Config{}) }
 
-// monolithWith is monolith with or without the document, with policies cfg.
-func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config) *echo.Echo {
+// monolithWith is monolith with or without the document, with policies cfg
+// and then what each of more changes.
+func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config, more ...func(*gateway.Config, *stack.Local)) *echo.Echo {
 	t.Helper()
 	sp := spec
 	if !withSpec {
@@ -59,12 +62,16 @@ func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config) *echo.E
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return gateway.New(gateway.Config{
+	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Composer:  orchestration.New(l.Services, cfg),
 		Upstreams: l.Handlers,
-	})
+	}
+	for _, m := range more {
+		m(&gc, l)
+	}
+	return gateway.New(gc)
 }
 
 // microservices returns a gateway whose services are reached through reg,
@@ -73,21 +80,26 @@ func microservices(t testing.TB, reg *registry.Registry) *echo.Echo {
 	return microservicesWith(t, reg, orchestration.Config{})
 }
 
-// microservicesWith is microservices with policies cfg.
-func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.Config) *echo.Echo {
+// microservicesWith is microservices with policies cfg and then what each
+// of more changes.
+func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.Config, more ...func(*gateway.Config)) *echo.Echo {
 	t.Helper()
 	rt := &balance.Transport{Resolver: reg}
 	upstreams := map[string]http.Handler{}
 	for _, name := range stack.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, nil)
 	}
-	return gateway.New(gateway.Config{
+	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
 		Composer:  orchestration.New(stack.Remote(rt), cfg),
 		Upstreams: upstreams,
-	})
+	}
+	for _, m := range more {
+		m(&gc)
+	}
+	return gateway.New(gc)
 }
 
 // register serves h on a real loopback server and registers it as service.
@@ -220,6 +232,32 @@ func TestProxyHeaders(t *testing.T) {
 	if got.Get("X-Request-Id") == "" || got.Get("X-Request-Id") != w.Header().Get("X-Request-Id") {
 		t.Errorf("request id %q not passed on (answered %q)", got.Get("X-Request-Id"), w.Header().Get("X-Request-Id"))
 	}
+}
+
+func TestProxyTimeoutIs504(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	reg := registry.New(time.Minute)
+	told := make(chan string, 1)
+	register(t, reg, "catalog", "catalog-hung", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		told <- r.Header.Get(hop.TimeoutHeader)
+		<-r.Context().Done() // never answers
+	}))
+	micro := microservicesWith(t, reg, orchestration.Config{}, func(c *gateway.Config) { c.ProxyTimeout = timeout })
+	p := wantProblem(t, do(t, micro, "GET", "/services/catalog/products", ""), http.StatusGatewayTimeout)
+	if p.Code != "upstream_timeout" {
+		t.Errorf("code %q, want upstream_timeout", p.Code)
+	}
+	if got := <-told; got != "100" {
+		t.Errorf("the service was told %s=%q, want 100", hop.TimeoutHeader, got)
+	}
+
+	mono := monolithWith(t, true, orchestration.Config{}, func(c *gateway.Config, l *stack.Local) {
+		c.ProxyTimeout = timeout
+		if err := l.Faults["catalog"].Set(fault.Faults{LatencyMS: 60000}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	wantProblem(t, do(t, mono, "GET", "/services/catalog/products", ""), http.StatusGatewayTimeout)
 }
 
 func TestMicroservicesMatchMonolith(t *testing.T) {

@@ -109,10 +109,11 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 			}
 			return urls
 		},
-		Upstreams: upstreams,
-		Spec:      openapi.MustLoad(),
-		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
-		Ready:     allRegistered(reg),
+		Upstreams:    upstreams,
+		ProxyTimeout: g.policy.proxyTimeout,
+		Spec:         openapi.MustLoad(),
+		Faults:       gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
+		Ready:        allRegistered(reg),
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())
 	if err := cluster.Ready(); err != nil {

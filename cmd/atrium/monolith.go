@@ -51,12 +51,13 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
-				Composer:  orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
-				Telemetry: tel,
-				Sessions:  sessions,
-				Upstreams: local.Handlers,
-				Spec:      openapi.MustLoad(),
-				Faults:    local.Faults,
+				Composer:     orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
+				Telemetry:    tel,
+				Sessions:     sessions,
+				Upstreams:    local.Handlers,
+				ProxyTimeout: policy.proxyTimeout,
+				Spec:         openapi.MustLoad(),
+				Faults:       local.Faults,
 			})
 			if err := cluster.Ready(); err != nil {
 				return err

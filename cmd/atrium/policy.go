@@ -17,6 +17,7 @@ import (
 // (monolith, gateway, up).
 type policyFlags struct {
 	deadline, callTimeout, cacheTTL, breakerCooldown time.Duration
+	proxyTimeout                                     time.Duration
 	retries, breakerFailures                         int
 	hedge, noCache                                   bool
 	sessions, redisAddr                              string
@@ -25,6 +26,7 @@ type policyFlags struct {
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.deadline, "deadline", 2*time.Second, "deadline of a whole composite, propagated downstream (env ATRIUM_DEADLINE)")
+	fs.DurationVar(&p.proxyTimeout, "proxy-timeout", 10*time.Second, "deadline of a request through the API proxy, /services/{name}/..., propagated to the service (env ATRIUM_PROXY_TIMEOUT)")
 	fs.DurationVar(&p.callTimeout, "call-timeout", 800*time.Millisecond, "timeout of each attempt of a downstream call (env ATRIUM_CALL_TIMEOUT)")
 	fs.IntVar(&p.retries, "retries", 2, "extra attempts of a failed read, within the retry budget; 0 for none (env ATRIUM_RETRIES)")
 	fs.DurationVar(&p.cacheTTL, "cache-ttl", 30*time.Second, "freshness of cached products, reviews, users (env ATRIUM_CACHE_TTL)")

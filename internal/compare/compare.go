@@ -377,11 +377,15 @@ func (r *runner) deploy(ctx context.Context, rep *Report) error {
 				done <- rs.restart(ctx)
 				return
 			}
-			done <- r.rollCatalog(ctx, rs.current().Base, r.cfg.Duration/2)
+			// The roll may take the rest of the load run.
+			done <- r.rollCatalog(ctx, rs.current().Base, r.cfg.Duration*3/4)
 		}()
 		st := load{name: "deploy " + mode, targets: targets(rs.current().Base, Endpoints[0].Paths, r.header()), rate: r.cfg.Rate, duration: r.cfg.Duration}.run(ctx, r.prog)
-		err = <-done
-		rep.Deploy = append(rep.Deploy, DeployRow{Mode: mode, Stats: st, Completed: err == nil})
+		row := DeployRow{Mode: mode, Stats: st, Completed: true}
+		if err := <-done; err != nil {
+			row.Completed, row.Why = false, err.Error()
+		}
+		rep.Deploy = append(rep.Deploy, row)
 		rs.stop()
 	}
 	return nil

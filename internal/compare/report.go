@@ -68,6 +68,8 @@ type ScalingRow struct {
 type DeployRow struct {
 	Mode      string `json:"mode"`
 	Completed bool   `json:"completed"`
+	// Why is why the restart did not complete, when it did not.
+	Why string `json:"why,omitempty"`
 	Stats
 }
 
@@ -173,6 +175,11 @@ func (rep *Report) Markdown(charts []string) string {
 			w("| %s | %d | %d | %s | %v |\n", r.Mode, r.Requests, r.Errors, pct(r.ErrorRate), r.Completed)
 		}
 		w("\n")
+		for _, r := range rep.Deploy {
+			if r.Why != "" {
+				w("The %s restart did not complete: %s.\n\n", r.Mode, r.Why)
+			}
+		}
 	}
 	if len(charts) > 0 {
 		w("## Charts\n\n")

@@ -145,6 +145,7 @@ func (in *Injector) Middleware(next http.Handler) http.Handler {
 				p = problem.New(http.StatusGatewayTimeout, "deadline_exceeded", "the caller's deadline passed: "+err.Error())
 			}
 			p.Instance = r.URL.Path
+			p.RequestID = r.Header.Get("X-Request-Id")
 			problem.Write(w, p)
 			return
 		}

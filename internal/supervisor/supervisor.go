@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+// ErrExited reports a child that exited by itself with status 0: it is
+// restarted like one that crashed.
+var ErrExited = errors.New("exited with status 0 without being asked to stop")
+
 // Process describes one child.
 type Process struct {
 	// Name labels the child in logs.
@@ -137,6 +141,9 @@ func (s *Supervisor) runOnce(ctx context.Context, p Process) error {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
+		if err == nil {
+			return fmt.Errorf("%s: %w", p.Name, ErrExited)
+		}
 		return fmt.Errorf("%s exited: %w", p.Name, err)
 	case <-ctx.Done():
 	}

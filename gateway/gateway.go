@@ -162,7 +162,7 @@ func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry, tim
 		defer cancel()
 		if tel != nil {
 			var span trace.Span
-			ctx, span = tel.Span(ctx, "proxy "+name)
+			ctx, span = tel.Span(ctx, "proxy", name)
 			defer span.End()
 		}
 		req := c.Request().WithContext(ctx)

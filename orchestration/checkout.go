@@ -160,7 +160,7 @@ func (sg *saga) fail(ctx context.Context, step string, err error) *CheckoutError
 	ce := &CheckoutError{Step: step, Err: err, Meta: sg.meta}
 	for i := len(sg.undo) - 1; i >= 0; i-- {
 		u := sg.undo[i]
-		_, span := sg.c.rt.span(ctx, "compensate "+u.name)
+		_, span := sg.c.rt.span(ctx, "compensate", u.name)
 		cerr := sg.c.rt.compensate(u.service, u.do)
 		span.End()
 		if cerr != nil {

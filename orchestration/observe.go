@@ -25,6 +25,12 @@ type instruments struct {
 	sets map[attrKey]metric.MeasurementOption
 }
 
+// The attribute keys of the instruments, in the order of attrKey's values.
+var (
+	callKeys   = []string{"atrium.source", "atrium.service", "atrium.status"}
+	lookupKeys = []string{"atrium.source", "atrium.cache.result"}
+)
+
 // attrKey identifies a set of measurement attributes: an instrument's
 // keys (by name) and up to three values.
 type attrKey struct{ instrument, a, b, c string }
@@ -32,7 +38,7 @@ type attrKey struct{ instrument, a, b, c string }
 // attrs returns the measurement option for the attributes of an
 // instrument, made once per distinct set, so that recording allocates
 // nothing.
-func (ins *instruments) attrs(k attrKey, keys ...string) metric.MeasurementOption {
+func (ins *instruments) attrs(k attrKey, keys []string) metric.MeasurementOption {
 	ins.mu.RLock()
 	o, ok := ins.sets[k]
 	ins.mu.RUnlock()
@@ -98,11 +104,11 @@ func (rt *Runtime) instrument() error {
 }
 
 // span starts a span, or nothing when the runtime has no tracer.
-func (rt *Runtime) span(ctx context.Context, name string) (context.Context, trace.Span) {
+func (rt *Runtime) span(ctx context.Context, kind, name string) (context.Context, trace.Span) {
 	if rt.ins.tracer == nil {
 		return ctx, noSpan
 	}
-	return telemetry.Start(ctx, rt.ins.tracer, name)
+	return telemetry.Start(ctx, rt.ins.tracer, kind, name)
 }
 
 // noSpan is the span of an untraced runtime: it records nothing.
@@ -110,13 +116,13 @@ var noSpan = tracenoop.Span{}
 
 // composite starts the span of a composite.
 func (rt *Runtime) composite(ctx context.Context, name string) (context.Context, trace.Span) {
-	return rt.span(ctx, "composite "+name)
+	return rt.span(ctx, "composite", name)
 }
 
 // observe runs one call of a composite in a span "call <name>" and records
 // its outcome.
 func (rt *Runtime) observe(ctx context.Context, name, service string, required bool, run func(context.Context) (Source, error)) (Source, error) {
-	ctx, span := rt.span(ctx, "call "+name)
+	ctx, span := rt.span(ctx, "call", name)
 	src, err := run(ctx)
 	if span.IsRecording() { // an unsampled call costs no attributes
 		policy := "optional"
@@ -135,8 +141,7 @@ func (rt *Runtime) observe(ctx context.Context, name, service string, required b
 	}
 	span.End()
 	if rt.ins.measured {
-		rt.ins.callDuration.Record(ctx, src.DurationMS/1000, rt.ins.attrs(attrKey{"call", name, service, string(src.Status)},
-			"atrium.source", "atrium.service", "atrium.status"))
+		rt.ins.callDuration.Record(ctx, src.DurationMS/1000, rt.ins.attrs(attrKey{"call", name, service, string(src.Status)}, callKeys))
 	}
 	return src, err
 }
@@ -144,6 +149,6 @@ func (rt *Runtime) observe(ctx context.Context, name, service string, required b
 // lookedUp counts a cache lookup of source with result hit, miss or stale.
 func (rt *Runtime) lookedUp(ctx context.Context, source, result string) {
 	if rt.ins.measured {
-		rt.ins.cacheLookups.Add(ctx, 1, rt.ins.attrs(attrKey{"lookup", source, result, ""}, "atrium.source", "atrium.cache.result"))
+		rt.ins.cacheLookups.Add(ctx, 1, rt.ins.attrs(attrKey{"lookup", source, result, ""}, lookupKeys))
 	}
 }

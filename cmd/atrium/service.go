@@ -92,7 +92,7 @@ func serviceCommand() *ffcli.Command {
 			// The same span a monolith makes at its in-process boundary.
 			e.Any("/*", echo.WrapHandler(faults.Middleware(h)), func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
-					ctx, span := tel.Span(c.Request().Context(), "service "+name)
+					ctx, span := tel.Span(c.Request().Context(), "service", name)
 					defer span.End()
 					c.SetRequest(c.Request().WithContext(ctx))
 					return next(c)

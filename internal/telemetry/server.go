@@ -115,21 +115,22 @@ func Route(path string) string {
 	return strings.Join(parts, "/")
 }
 
-// Span starts a span named name, child of the one in ctx; see Start.
-func (t *Telemetry) Span(ctx context.Context, name string) (context.Context, trace.Span) {
-	return Start(ctx, t.Tracer, name)
+// Span starts a span named kind and name, child of the one in ctx; see
+// Start.
+func (t *Telemetry) Span(ctx context.Context, kind, name string) (context.Context, trace.Span) {
+	return Start(ctx, t.Tracer, kind, name)
 }
 
-// Start starts a span named name, child of the one in ctx. Under a parent
-// that is not sampled it starts nothing and returns ctx and that parent's
-// span, which records nothing and whose End does nothing: with parent-based
-// sampling the child would not be sampled either, so an unsampled request
-// pays for no spans.
-func Start(ctx context.Context, tracer trace.Tracer, name string) (context.Context, trace.Span) {
+// Start starts a span named kind and name ("call product"), child of the
+// one in ctx. Under a parent that is not sampled it starts nothing and
+// returns ctx and that parent's span, which records nothing and whose End
+// does nothing: with parent-based sampling the child would not be sampled
+// either, so an unsampled request pays for no spans, not even their names.
+func Start(ctx context.Context, tracer trace.Tracer, kind, name string) (context.Context, trace.Span) {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	return tracer.Start(ctx, name)
+	return tracer.Start(ctx, kind+" "+name)
 }
 
 // LogHandler wraps h so that every record written with a context inside a

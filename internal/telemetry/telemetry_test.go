@@ -23,7 +23,7 @@ func TestRingKeepsTheNewestTraces(t *testing.T) {
 	var ids []string
 	for i := range 3 {
 		ctx, root := tel.Tracer.Start(context.Background(), fmt.Sprintf("root %d", i))
-		_, child := tel.Span(ctx, "child")
+		_, child := tel.Span(ctx, "call", "child")
 		child.End()
 		root.End()
 		ids = append(ids, root.SpanContext().TraceID().String())
@@ -47,7 +47,7 @@ func TestUnsampledRequestsMakeNoSpans(t *testing.T) {
 	}
 	defer tel.Shutdown(context.Background())
 	ctx, root := tel.Tracer.Start(context.Background(), "root")
-	_, child := tel.Span(ctx, "child")
+	_, child := tel.Span(ctx, "call", "child")
 	if child.IsRecording() || child.SpanContext().SpanID() != root.SpanContext().SpanID() {
 		t.Error("a child of an unsampled span was started")
 	}

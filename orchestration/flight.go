@@ -24,9 +24,8 @@ type flightCall struct {
 	waiters int  // callers that waited for this call (for tests)
 }
 
-// do returns fn's answer for key, made once for all concurrent callers;
-// shared is true for a caller that waited for another's call.
-func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (v any, shared bool, err error) {
+// do returns fn's answer for key, made once for all concurrent callers.
+func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
 	for {
 		f.mu.Lock()
 		if c, ok := f.calls[key]; ok {
@@ -35,12 +34,12 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return nil, true, ctx.Err()
+				return nil, ctx.Err()
 			}
 			if c.gaveUp && ctx.Err() == nil {
 				continue
 			}
-			return c.v, true, c.err
+			return c.v, c.err
 		}
 		if f.calls == nil {
 			f.calls = map[string]*flightCall{}
@@ -49,7 +48,7 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 		f.calls[key] = c
 		f.mu.Unlock()
 		f.lead(ctx, key, c, fn)
-		return c.v, false, c.err
+		return c.v, c.err
 	}
 }
 

@@ -105,7 +105,7 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 				rt.lookedUp(ctx, f.Name, "miss")
 			}
 			// Identical concurrent reads share one call.
-			res, _, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, error) {
+			res, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, error) {
 				v, src, err := read(ctx, s)
 				if err == nil && f.Policy.CacheTTL > 0 {
 					rt.cache.Set(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL)

@@ -39,6 +39,12 @@ import (
 // Names lists every domain service, in start order.
 var Names = []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"}
 
+// InMemory names the services whose state lives in one process's memory:
+// replicas of one would each have their own (two stocks to sell, two carts,
+// a charge per replica for one key), so they run as one instance. The
+// others serve seed data, or share a database file (orders).
+var InMemory = []string{"inventory", "cart", "payments"}
+
 // Open builds the in-process implementation of service name, stores it
 // in svc, and returns its HTTP handler and, for a service with files, what
 // closes them.

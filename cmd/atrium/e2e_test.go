@@ -346,10 +346,15 @@ func TestReplicasSpreadAndSurviveAKill(t *testing.T) {
 }
 
 func TestReplicasOfAnInMemoryServiceAreRefused(t *testing.T) {
-	out, err := exec.Command(binary, "up", "--addr", "127.0.0.1:0", "--replicas", "catalog=2,inventory=2").CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || !strings.Contains(string(out), "inventory keeps its state in process memory") {
-		t.Fatalf("up --replicas inventory=2: %v\n%s", err, out)
+	for _, args := range [][]string{
+		{"up", "--addr", "127.0.0.1:0", "--replicas", "catalog=2,inventory=2"},
+		{"cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--", "service", "inventory"},
+	} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || !strings.Contains(string(out), "inventory keeps its state in process memory") {
+			t.Errorf("atrium %v: %v\n%s", args, err, out)
+		}
 	}
 }
 

@@ -35,6 +35,16 @@ var errBoom = errors.New("boom")
 
 func failing(context.Context) (string, error) { return "", errBoom }
 
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+	}
+}
+
 func plan(t *testing.T, rt *orchestration.Runtime, steps ...orchestration.Step[state]) *orchestration.Plan[state] {
 	t.Helper()
 	p, err := orchestration.NewPlan(rt, steps...)
@@ -306,9 +316,7 @@ func TestCacheStaleIfErrorAndCoalescing(t *testing.T) {
 			results[i] = s.vals[0]
 		})
 	}
-	for orchestration.Waiting(rt, "c", "k") < n-1 { // the others pile up behind the first call
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the others to pile up behind the first call", func() bool { return orchestration.Waiting(rt, "c", "k") >= n-1 })
 	close(gate)
 	wg.Wait()
 	if calls.Load() != 1 {
@@ -348,9 +356,7 @@ func TestACoalescedReadOutlivesItsFirstCallersCancellation(t *testing.T) {
 
 	first, cancel := context.WithCancel(context.Background())
 	go p.Run(first, &state{key: "k"})
-	for calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the first call", func() bool { return calls.Load() == 1 })
 	type result struct {
 		v   string
 		err error
@@ -361,9 +367,7 @@ func TestACoalescedReadOutlivesItsFirstCallersCancellation(t *testing.T) {
 		_, err := p.Run(context.Background(), &s)
 		second <- result{s.vals[0], err}
 	}()
-	for orchestration.Waiting(rt, "c", "k") < 1 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the second caller to wait", func() bool { return orchestration.Waiting(rt, "c", "k") == 1 })
 	cancel()
 	if r := <-second; r.err != nil || r.v != "v2" {
 		t.Errorf("the second caller got %q, %v; want its own call's v2", r.v, r.err)

@@ -62,9 +62,10 @@ func (o *order) UnmarshalJSON(b []byte) error {
 // the books must balance: every order has exactly one successful charge,
 // no successful charge lacks an order (failed checkouts were refunded),
 // every failed checkout's reservation was released, and no key made two
-// orders.
+// orders. Every stateful service runs as two replicas sharing its
+// database, round-robin, so that a saga's steps land on both.
 func TestCheckoutChaos(t *testing.T) {
-	p := start(t, "up", "--breaker-failures", "1000")
+	p := start(t, "up", "--breaker-failures", "1000", "--replicas", "inventory=2,payments=2,cart=2,orders=2")
 	var all []string
 	for i := 1; i <= 60; i++ {
 		all = append(all, fmt.Sprintf("p%03d", i))

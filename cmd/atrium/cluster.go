@@ -18,7 +18,6 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
-	"github.com/atrium-bff/atrium/internal/stack"
 )
 
 func clusterCommand() *ffcli.Command {
@@ -37,9 +36,6 @@ func clusterCommand() *ffcli.Command {
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) == 0 || !slices.Contains([]string{"monolith", "gateway", "service"}, args[0]) {
 				return errors.New("cluster: name the workers' subcommand after --: monolith, gateway or service NAME")
-			}
-			if name := args[len(args)-1]; args[0] == "service" && *workers > 1 && slices.Contains(stack.InMemory, name) {
-				return fmt.Errorf("cluster: %s keeps its state in process memory, so %d workers would not share it", name, *workers)
 			}
 			if slices.Contains(args, "--addr") {
 				return errors.New("cluster: give --addr to cluster, not to the workers: they share its socket")

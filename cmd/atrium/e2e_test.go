@@ -345,19 +345,6 @@ func TestReplicasSpreadAndSurviveAKill(t *testing.T) {
 	}
 }
 
-func TestReplicasOfAnInMemoryServiceAreRefused(t *testing.T) {
-	for _, args := range [][]string{
-		{"up", "--addr", "127.0.0.1:0", "--replicas", "catalog=2,inventory=2"},
-		{"cluster", "--workers", "2", "--addr", "127.0.0.1:0", "--", "service", "inventory"},
-	} {
-		out, err := exec.Command(binary, args...).CombinedOutput()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || !strings.Contains(string(out), "inventory keeps its state in process memory") {
-			t.Errorf("atrium %v: %v\n%s", args, err, out)
-		}
-	}
-}
-
 func TestUpRunsAProcessPerServiceAndLeavesNoOrphans(t *testing.T) {
 	p := start(t, "up")
 	var pids []int

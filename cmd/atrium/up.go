@@ -22,7 +22,7 @@ import (
 func upCommand() *ffcli.Command {
 	var g gatewayFlags
 	fs := g.flags("up")
-	replicas := fs.String("replicas", "", "instances per service, e.g. catalog=3,reviews=2; default 1 each; cart, inventory and payments keep their state in memory and run once (env ATRIUM_REPLICAS)")
+	replicas := fs.String("replicas", "", "instances per service, e.g. catalog=3,inventory=2; default 1 each (env ATRIUM_REPLICAS)")
 	serviceProcs := fs.Int("service-gomaxprocs", 0, "cores each service process may use (GOMAXPROCS), as a container quota would; 0: all (env ATRIUM_SERVICE_GOMAXPROCS)")
 	return &ffcli.Command{
 		Name:       "up",
@@ -113,24 +113,10 @@ func parseReplicas(s string) (map[string]int, error) {
 			return nil, fmt.Errorf("--replicas: no service named %q; known: %v", name, stack.Names)
 		case count < 1 || count > 32:
 			return nil, fmt.Errorf("--replicas: %s=%d, want 1 to 32", name, count)
-		case count > 1 && slices.Contains(stack.InMemory, name):
-			return nil, fmt.Errorf("--replicas: %s keeps its state in process memory, so its replicas would not share it; it runs as one instance (replicate %s)",
-				name, strings.Join(replicable(), ", "))
 		}
 		counts[name] = count
 	}
 	return counts, nil
-}
-
-// replicable names the services that may run as several instances.
-func replicable() []string {
-	var out []string
-	for _, name := range stack.Names {
-		if !slices.Contains(stack.InMemory, name) {
-			out = append(out, name)
-		}
-	}
-	return out
 }
 
 // loopbackAddr is where children on this machine reach a listener: its own

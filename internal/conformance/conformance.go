@@ -6,8 +6,10 @@
 package conformance
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 )
 
@@ -32,4 +34,36 @@ func Run[S any](t *testing.T, sides Sides[S], suite func(t *testing.T, svc S)) {
 		t.Cleanup(srv.Close)
 		suite(t, sides.Client(srv.URL))
 	})
+}
+
+// Open opens a store with open at path, and closes it when t ends.
+func Open[S io.Closer](t testing.TB, path string, open func(path string) (S, error)) S {
+	t.Helper()
+	s, err := open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Replicas opens two stores on one file at path, as two replicas of a
+// service would, and runs n calls of do at once, spread over the two; it
+// returns what each call returned, in call order. A call's error fails t.
+func Replicas[S io.Closer, T any](t *testing.T, path string, open func(path string) (S, error), n int, do func(s S, i int) (T, error)) []T {
+	t.Helper()
+	stores := []S{Open(t, path, open), Open(t, path, open)}
+	out := make([]T, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			v, err := do(stores[i%2], i)
+			if err != nil {
+				t.Error(err)
+			}
+			out[i] = v
+		})
+	}
+	wg.Wait()
+	return out
 }

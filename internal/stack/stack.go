@@ -39,12 +39,6 @@ import (
 // Names lists every domain service, in start order.
 var Names = []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"}
 
-// InMemory names the services whose state lives in one process's memory:
-// replicas of one would each have their own (two stocks to sell, two carts,
-// a charge per replica for one key), so they run as one instance. The
-// others serve seed data, or share a database file (orders).
-var InMemory = []string{"inventory", "cart", "payments"}
-
 // Open builds the in-process implementation of service name, stores it
 // in svc, and returns its HTTP handler and, for a service with files, what
 // closes them.
@@ -55,9 +49,12 @@ func Open(name, dataDir string, svc *orchestration.Services) (http.Handler, io.C
 		svc.Catalog = s
 		return cataloghttp.NewHandler(s), nil, nil
 	case "inventory":
-		s := inventory.New()
+		s, err := inventory.Open(filepath.Join(dataDir, "inventory.db"))
+		if err != nil {
+			return nil, nil, err
+		}
 		svc.Inventory = s
-		return inventoryhttp.NewHandler(s), nil, nil
+		return inventoryhttp.NewHandler(s), s, nil
 	case "reviews":
 		s := reviews.New()
 		svc.Reviews = s
@@ -67,9 +64,12 @@ func Open(name, dataDir string, svc *orchestration.Services) (http.Handler, io.C
 		svc.Users = s
 		return usershttp.NewHandler(s), nil, nil
 	case "cart":
-		s := cart.New()
+		s, err := cart.Open(filepath.Join(dataDir, "cart.db"))
+		if err != nil {
+			return nil, nil, err
+		}
 		svc.Cart = s
-		return carthttp.NewHandler(s), nil, nil
+		return carthttp.NewHandler(s), s, nil
 	case "orders":
 		s, err := orders.Open(filepath.Join(dataDir, "orders.db"))
 		if err != nil {
@@ -78,9 +78,12 @@ func Open(name, dataDir string, svc *orchestration.Services) (http.Handler, io.C
 		svc.Orders = s
 		return ordershttp.NewHandler(s), s, nil
 	case "payments":
-		s := payments.New()
+		s, err := payments.Open(filepath.Join(dataDir, "payments.db"))
+		if err != nil {
+			return nil, nil, err
+		}
 		svc.Payments = s
-		return paymentshttp.NewHandler(s), nil, nil
+		return paymentshttp.NewHandler(s), s, nil
 	case "recommendations":
 		s := recommendations.New()
 		svc.Recommendations = s

@@ -2,28 +2,66 @@ package cart
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"slices"
-	"sync"
+
+	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
-// Store is the in-process cart service. Carts live in memory: a restart
-// empties them, and replicas do not share them. It is safe for concurrent use.
+const schema = `
+CREATE TABLE IF NOT EXISTS cart_items (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id    TEXT NOT NULL,
+	product_id TEXT NOT NULL,
+	quantity   INTEGER NOT NULL,
+	UNIQUE (user_id, product_id)
+);
+`
+
+// Store is the in-process cart service over a SQLite file: carts outlive
+// a restart, and replicas that open the same file share them (see package
+// sqlitedb). It is safe for concurrent use.
 type Store struct {
-	mu    sync.Mutex
-	carts map[string][]Item
+	db *sql.DB
 }
 
-// New returns a Store where every cart is empty.
-func New() *Store { return &Store{carts: map[string][]Item{}} }
-
-// cart copies a user's cart; the caller holds s.mu.
-func (s *Store) cart(userID string) Cart {
-	items := slices.Clone(s.carts[userID])
-	if items == nil {
-		items = []Item{}
+// Open opens (creating when absent) the carts database at path.
+func Open(path string) (*Store, error) {
+	db, err := sqlitedb.Open(path, schema)
+	if err != nil {
+		return nil, fmt.Errorf("cart: %w", err)
 	}
-	return Cart{UserID: userID, Items: items}
+	return &Store{db: db}, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// querier is what reads a cart: the database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// cart reads a user's cart, items in the order they were first added.
+func cart(ctx context.Context, q querier, userID string) (Cart, error) {
+	rows, err := q.QueryContext(ctx, `SELECT product_id, quantity FROM cart_items WHERE user_id = ? ORDER BY seq`, userID)
+	if err != nil {
+		return Cart{}, fmt.Errorf("read cart of %s: %w", userID, err)
+	}
+	defer rows.Close()
+	c := Cart{UserID: userID, Items: []Item{}}
+	for rows.Next() {
+		var it Item
+		if err := rows.Scan(&it.ProductID, &it.Quantity); err != nil {
+			return Cart{}, fmt.Errorf("read cart of %s: %w", userID, err)
+		}
+		c.Items = append(c.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return Cart{}, fmt.Errorf("read cart of %s: %w", userID, err)
+	}
+	return c, nil
 }
 
 func checkUser(userID string) error {
@@ -44,61 +82,76 @@ func checkItem(userID, productID string) error {
 }
 
 // Cart implements Service.
-func (s *Store) Cart(_ context.Context, userID string) (Cart, error) {
+func (s *Store) Cart(ctx context.Context, userID string) (Cart, error) {
 	if err := checkUser(userID); err != nil {
 		return Cart{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cart(userID), nil
+	return cart(ctx, s.db, userID)
 }
 
 // SetItem implements Service.
-func (s *Store) SetItem(_ context.Context, userID string, item Item) (Cart, error) {
+func (s *Store) SetItem(ctx context.Context, userID string, item Item) (Cart, error) {
 	if err := checkItem(userID, item.ProductID); err != nil {
 		return Cart{}, err
 	}
 	if item.Quantity < 1 || item.Quantity > MaxQuantity {
 		return Cart{}, fmt.Errorf("quantity %d not in 1..%d: %w", item.Quantity, MaxQuantity, ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	items := s.carts[userID]
-	if i := slices.IndexFunc(items, func(it Item) bool { return it.ProductID == item.ProductID }); i >= 0 {
-		items[i].Quantity = item.Quantity
-	} else if len(items) >= MaxItems {
-		return Cart{}, fmt.Errorf("add %s: %d items: %w", item.ProductID, len(items), ErrFull)
-	} else {
-		s.carts[userID] = append(items, item)
-	}
-	return s.cart(userID), nil
+	var c Cart
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE cart_items SET quantity = ? WHERE user_id = ? AND product_id = ?`,
+			item.Quantity, userID, item.ProductID)
+		if err != nil {
+			return fmt.Errorf("set %s: %w", item.ProductID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var items int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM cart_items WHERE user_id = ?`, userID).Scan(&items); err != nil {
+				return fmt.Errorf("add %s: %w", item.ProductID, err)
+			}
+			if items >= MaxItems {
+				return fmt.Errorf("add %s: %d items: %w", item.ProductID, items, ErrFull)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO cart_items (user_id, product_id, quantity) VALUES (?, ?, ?)`,
+				userID, item.ProductID, item.Quantity); err != nil {
+				return fmt.Errorf("add %s: %w", item.ProductID, err)
+			}
+		}
+		c, err = cart(ctx, tx, userID)
+		return err
+	})
+	return c, err
 }
 
 // RemoveItem implements Service.
-func (s *Store) RemoveItem(_ context.Context, userID, productID string) (Cart, error) {
+func (s *Store) RemoveItem(ctx context.Context, userID, productID string) (Cart, error) {
 	if err := checkItem(userID, productID); err != nil {
 		return Cart{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	items := s.carts[userID]
-	i := slices.IndexFunc(items, func(it Item) bool { return it.ProductID == productID })
-	if i < 0 {
-		return Cart{}, fmt.Errorf("remove %s: %w", productID, ErrNotFound)
-	}
-	s.carts[userID] = slices.Delete(items, i, i+1)
-	return s.cart(userID), nil
+	var c Cart
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ? AND product_id = ?`, userID, productID)
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", productID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("remove %s: %w", productID, ErrNotFound)
+		}
+		c, err = cart(ctx, tx, userID)
+		return err
+	})
+	return c, err
 }
 
 // Clear implements Service.
-func (s *Store) Clear(_ context.Context, userID string) (Cart, error) {
+func (s *Store) Clear(ctx context.Context, userID string) (Cart, error) {
 	if err := checkUser(userID); err != nil {
 		return Cart{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.carts, userID)
-	return s.cart(userID), nil
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Cart{}, fmt.Errorf("clear cart of %s: %w", userID, err)
+	}
+	return Cart{UserID: userID, Items: []Item{}}, nil
 }
 
 var _ Service = (*Store)(nil)

@@ -1,6 +1,7 @@
 // Package inventory tracks stock per product and the reservations that
-// checkout holds against it. Store is the in-process implementation;
-// package inventoryhttp carries the Service over HTTP.
+// checkout holds against it. Store is the in-process implementation, over
+// a SQLite file its replicas share; package inventoryhttp carries the
+// Service over HTTP.
 package inventory
 
 import (

@@ -3,10 +3,13 @@ package inventory_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/conformance"
 	"github.com/atrium-bff/atrium/services/inventory"
 )
 
@@ -28,10 +31,18 @@ func (c *clock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// open opens a Store with opts in a fresh file.
+func open(t *testing.T, opts ...inventory.Option) *inventory.Store {
+	t.Helper()
+	return conformance.Open(t, filepath.Join(t.TempDir(), "inventory.db"), func(path string) (*inventory.Store, error) {
+		return inventory.Open(path, opts...)
+	})
+}
+
 func TestHoldsExpire(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := inventory.New(inventory.HoldFor(time.Minute), inventory.Clock(clk.Now))
+	s := open(t, inventory.HoldFor(time.Minute), inventory.Clock(clk.Now))
 	before, err := s.Stock(ctx, "p001")
 	if err != nil || before.Available < 3 {
 		t.Fatalf("Stock(p001) = %+v, %v", before, err)
@@ -73,7 +84,7 @@ func TestHoldsExpire(t *testing.T) {
 func TestReservationsAreForgottenAfterKeepFor(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := inventory.New(inventory.HoldFor(time.Minute), inventory.KeepFor(10*time.Minute), inventory.Clock(clk.Now))
+	s := open(t, inventory.HoldFor(time.Minute), inventory.KeepFor(10*time.Minute), inventory.Clock(clk.Now))
 	before, _ := s.Stock(ctx, "p001")
 	req := inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p001", Quantity: 1}}, Key: "k1"}
 	sold, _ := s.Reserve(ctx, req)
@@ -99,4 +110,58 @@ func TestReservationsAreForgottenAfterKeepFor(t *testing.T) {
 	if r, err := s.Reserve(ctx, req); err != nil || r.ID == sold.ID {
 		t.Errorf("the key of a forgotten reservation reserves anew: %+v, %v", r, err)
 	}
+}
+
+func TestReplicasNeverOversell(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "inventory.db")
+	before, err := conformance.Open(t, path, open1).Stock(ctx, "p004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := before.Available + 10 // ten more single units than there are
+	var sold atomic.Int32
+	conformance.Replicas(t, path, open1, n, func(s *inventory.Store, _ int) (struct{}, error) {
+		r, err := s.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p004", Quantity: 1}}})
+		if errors.Is(err, inventory.ErrInsufficientStock) {
+			return struct{}{}, nil
+		}
+		if err == nil {
+			_, err = s.Commit(ctx, r.ID)
+			sold.Add(1)
+		}
+		return struct{}{}, err
+	})
+	after, _ := conformance.Open(t, path, open1).Stock(ctx, "p004")
+	if int(sold.Load()) != before.Available || after.Available != 0 || after.Sold != before.Available {
+		t.Errorf("%d replicas' sales of %d units: sold %d, stock now %+v", n, before.Available, sold.Load(), after)
+	}
+}
+
+func open1(path string) (*inventory.Store, error) { return inventory.Open(path) }
+
+func BenchmarkStockReads(b *testing.B) {
+	s, err := inventory.Open(filepath.Join(b.TempDir(), "inventory.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.Run("one", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.Stock(ctx, "p001"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("five", func(b *testing.B) {
+		b.ReportAllocs()
+		ids := []string{"p001", "p002", "p003", "p004", "p005"}
+		for b.Loop() {
+			if _, err := s.Stocks(ctx, ids); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -6,14 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
-
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
 const schema = `
@@ -42,17 +38,9 @@ type Store struct {
 // Open opens (creating when absent) the database at path, making its
 // directory if needed.
 func Open(path string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("orders: open %s: %w", path, err)
-	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(path, schema)
 	if err != nil {
-		return nil, fmt.Errorf("orders: open %s: %w", path, err)
-	}
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("orders: migrate %s: %w", path, err)
+		return nil, fmt.Errorf("orders: %w", err)
 	}
 	return &Store{db: db}, nil
 }

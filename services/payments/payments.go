@@ -1,6 +1,7 @@
 // Package payments charges and refunds customers through a fake payment
 // processor (by design: no money moves). Store is the in-process
-// implementation; package paymentshttp carries the Service over HTTP.
+// implementation, over a SQLite file its replicas share; package
+// paymentshttp carries the Service over HTTP.
 package payments
 
 import (

@@ -2,89 +2,150 @@ package payments
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
-// Store is the in-process fake processor. Charges live in memory. It is
-// safe for concurrent use.
+const schema = `
+CREATE TABLE IF NOT EXISTS charges (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id      TEXT NOT NULL,
+	amount_cents INTEGER NOT NULL,
+	currency     TEXT NOT NULL,
+	status       TEXT NOT NULL,
+	idem_key     TEXT UNIQUE,
+	created_at   TEXT NOT NULL
+);
+`
+
+// Store is the in-process fake processor over a SQLite file: a charge made
+// is never forgotten, and replicas that open the same file share their
+// charges (see package sqlitedb). It is safe for concurrent use.
 type Store struct {
-	mu      sync.Mutex
-	charges map[string]*Charge
-	byKey   map[string]string
-	next    int
+	db *sql.DB
 }
 
-// New returns a Store with no charges.
-func New() *Store {
-	return &Store{charges: map[string]*Charge{}, byKey: map[string]string{}}
+// Open opens (creating when absent) the charges database at path.
+func Open(path string) (*Store, error) {
+	db, err := sqlitedb.Open(path, schema)
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	return &Store{db: db}, nil
 }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func chargeID(seq int64) string { return fmt.Sprintf("ch-%d", seq) }
 
 // Charge implements Service.
-func (s *Store) Charge(_ context.Context, req ChargeRequest) (Charge, error) {
+func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
 	if !domain.ValidUserID(req.UserID) || req.AmountCents < 1 || len(req.Currency) != 3 || (req.Key != "" && !domain.ValidKey(req.Key)) {
 		return Charge{}, fmt.Errorf("charge %+v: %w", req, ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, ok := s.byKey[req.Key]; ok && req.Key != "" {
-		return *s.charges[id], nil
+	var key sql.NullString
+	if req.Key != "" {
+		key = sql.NullString{String: req.Key, Valid: true}
+		if c, err := s.one(ctx, "idem_key = ?", req.Key); !errors.Is(err, ErrNotFound) {
+			return c, err // the key charged before (or the lookup failed)
+		}
 	}
 	if req.AmountCents > MaxAmountCents {
 		return Charge{}, fmt.Errorf("charge %d %s: %w", req.AmountCents, req.Currency, ErrDeclined)
 	}
-	s.next++
-	c := &Charge{
-		ID: fmt.Sprintf("ch-%d", s.next), UserID: req.UserID, AmountCents: req.AmountCents,
-		Currency: req.Currency, Status: StatusSucceeded, Key: req.Key,
-		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
+	now := time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO charges (user_id, amount_cents, currency, status, idem_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		req.UserID, req.AmountCents, req.Currency, StatusSucceeded, key, now)
+	if err != nil {
+		return Charge{}, fmt.Errorf("charge: %w", err)
 	}
-	s.charges[c.ID] = c
-	if req.Key != "" {
-		s.byKey[req.Key] = c.ID
+	if n, _ := res.RowsAffected(); n == 0 { // a concurrent request with the key won
+		return s.one(ctx, "idem_key = ?", req.Key)
 	}
-	return *c, nil
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return Charge{}, fmt.Errorf("charge: %w", err)
+	}
+	return s.one(ctx, "seq = ?", seq)
 }
 
 // Refund implements Service.
-func (s *Store) Refund(_ context.Context, id string) (Charge, error) {
-	return s.with(id, func(c *Charge) { c.Status = StatusRefunded })
+func (s *Store) Refund(ctx context.Context, id string) (Charge, error) {
+	seq, err := parseID(id)
+	if err != nil {
+		return Charge{}, err
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE charges SET status = ? WHERE seq = ?`, StatusRefunded, seq); err != nil {
+		return Charge{}, fmt.Errorf("refund %s: %w", id, err)
+	}
+	return s.get(ctx, id, seq)
 }
 
 // ByKey implements Service.
-func (s *Store) ByKey(_ context.Context, key string) (Charge, error) {
+func (s *Store) ByKey(ctx context.Context, key string) (Charge, error) {
 	if !domain.ValidKey(key) {
 		return Charge{}, fmt.Errorf("malformed idempotency key: %w", ErrInvalid)
 	}
-	s.mu.Lock()
-	id, ok := s.byKey[key]
-	s.mu.Unlock()
-	if !ok {
-		return Charge{}, fmt.Errorf("charge with key %q: %w", key, ErrNotFound)
+	c, err := s.one(ctx, "idem_key = ?", key)
+	if err != nil {
+		return Charge{}, fmt.Errorf("charge with key %q: %w", key, err)
 	}
-	return s.with(id, func(*Charge) {})
+	return c, nil
 }
 
 // Get implements Service.
-func (s *Store) Get(_ context.Context, id string) (Charge, error) {
-	return s.with(id, func(*Charge) {})
+func (s *Store) Get(ctx context.Context, id string) (Charge, error) {
+	seq, err := parseID(id)
+	if err != nil {
+		return Charge{}, err
+	}
+	return s.get(ctx, id, seq)
 }
 
-func (s *Store) with(id string, f func(*Charge)) (Charge, error) {
+func parseID(id string) (int64, error) {
+	var seq int64
 	if !ValidID(id) {
-		return Charge{}, fmt.Errorf("malformed charge id %q: %w", id, ErrInvalid)
+		return 0, fmt.Errorf("malformed charge id %q: %w", id, ErrInvalid)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.charges[id]
-	if !ok {
-		return Charge{}, fmt.Errorf("charge %s: %w", id, ErrNotFound)
+	fmt.Sscanf(id, "ch-%d", &seq)
+	return seq, nil
+}
+
+func (s *Store) get(ctx context.Context, id string, seq int64) (Charge, error) {
+	c, err := s.one(ctx, "seq = ?", seq)
+	if err != nil {
+		return Charge{}, fmt.Errorf("charge %s: %w", id, err)
 	}
-	f(c)
-	return *c, nil
+	return c, nil
+}
+
+// one returns the charge where holds, or ErrNotFound.
+func (s *Store) one(ctx context.Context, where string, arg any) (Charge, error) {
+	var (
+		c     Charge
+		seq   int64
+		stamp string
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT seq, user_id, amount_cents, currency, status, COALESCE(idem_key, ''), created_at
+		FROM charges WHERE `+where, arg).Scan(&seq, &c.UserID, &c.AmountCents, &c.Currency, &c.Status, &c.Key, &stamp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Charge{}, ErrNotFound
+	}
+	if err != nil {
+		return Charge{}, fmt.Errorf("read charge: %w", err)
+	}
+	c.ID = chargeID(seq)
+	if c.CreatedAt, err = time.Parse(time.RFC3339Nano, stamp); err != nil {
+		return Charge{}, fmt.Errorf("charge %s time: %w", c.ID, err)
+	}
+	return c, nil
 }
 
 var _ Service = (*Store)(nil)

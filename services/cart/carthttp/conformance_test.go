@@ -3,6 +3,8 @@ package carthttp_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -12,7 +14,9 @@ import (
 )
 
 var sides = conformance.Sides[cart.Service]{
-	New:     func(*testing.T) cart.Service { return cart.New() },
+	New: func(t *testing.T) cart.Service {
+		return conformance.Open(t, filepath.Join(t.TempDir(), "cart.db"), cart.Open)
+	},
 	Handler: carthttp.NewHandler,
 	Client:  func(u string) cart.Service { return carthttp.NewClient(u) },
 }
@@ -67,4 +71,15 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestReplicasShareCarts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cart.db")
+	conformance.Replicas(t, path, cart.Open, 20, func(s *cart.Store, i int) (cart.Cart, error) {
+		return s.SetItem(ctx, "u07", cart.Item{ProductID: fmt.Sprintf("p%03d", i+1), Quantity: 1})
+	})
+	if c, err := conformance.Open(t, path, cart.Open).Cart(ctx, "u07"); err != nil || len(c.Items) != 20 {
+		t.Fatalf("after 20 adds through two replicas, a third sees %d items, %v; want 20", len(c.Items), err)
+	}
 }

@@ -3,6 +3,7 @@ package inventoryhttp_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -12,7 +13,9 @@ import (
 )
 
 var sides = conformance.Sides[inventory.Service]{
-	New:     func(*testing.T) inventory.Service { return inventory.New() },
+	New: func(t *testing.T) inventory.Service {
+		return conformance.Open(t, filepath.Join(t.TempDir(), "inventory.db"), func(path string) (*inventory.Store, error) { return inventory.Open(path) })
+	},
 	Handler: inventoryhttp.NewHandler,
 	Client:  func(u string) inventory.Service { return inventoryhttp.NewClient(u) },
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"testing"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
@@ -13,15 +12,7 @@ import (
 	"github.com/atrium-bff/atrium/services/orders/ordershttp"
 )
 
-func open(t *testing.T, path string) *orders.Store {
-	t.Helper()
-	s, err := orders.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+func open(t *testing.T, path string) *orders.Store { return conformance.Open(t, path, orders.Open) }
 
 var sides = conformance.Sides[orders.Service]{
 	New:     func(t *testing.T) orders.Service { return open(t, filepath.Join(t.TempDir(), "orders.db")) },
@@ -97,28 +88,12 @@ func TestRestartLosesNoOrder(t *testing.T) {
 }
 
 func TestConcurrentDuplicateKeysMakeOneOrder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orders.db")
-	a, b := open(t, path), open(t, path) // two processes' worth of handles on one file
-	ids := make([]string, 20)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Go(func() {
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			o, err := s.Create(context.Background(), newOrder("u04", "dup"))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ids[i] = o.ID
-		})
-	}
-	wg.Wait()
-	for _, id := range ids {
-		if id != ids[0] {
-			t.Fatalf("one key made orders %v", ids)
+	made := conformance.Replicas(t, filepath.Join(t.TempDir(), "orders.db"), orders.Open, 20, func(s *orders.Store, _ int) (orders.Order, error) {
+		return s.Create(context.Background(), newOrder("u04", "dup"))
+	})
+	for _, o := range made {
+		if o.ID != made[0].ID {
+			t.Fatalf("one key made orders %v and %v", made[0].ID, o.ID)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package paymentshttp_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
@@ -11,7 +12,9 @@ import (
 )
 
 var sides = conformance.Sides[payments.Service]{
-	New:     func(*testing.T) payments.Service { return payments.New() },
+	New: func(t *testing.T) payments.Service {
+		return conformance.Open(t, filepath.Join(t.TempDir(), "payments.db"), payments.Open)
+	},
 	Handler: paymentshttp.NewHandler,
 	Client:  func(u string) payments.Service { return paymentshttp.NewClient(u) },
 }
@@ -59,4 +62,26 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestReplicasShareTheirCharges(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "payments.db")
+	req := payments.ChargeRequest{UserID: "u02", AmountCents: 100, Currency: "EUR", Key: "dup"}
+	charges := conformance.Replicas(t, path, payments.Open, 20, func(s *payments.Store, _ int) (payments.Charge, error) {
+		return s.Charge(ctx, req)
+	})
+	for _, c := range charges {
+		if c.ID != charges[0].ID {
+			t.Fatalf("one key made charges %v and %v", charges[0].ID, c.ID)
+		}
+	}
+	a := conformance.Open(t, path, payments.Open)
+	if _, err := a.Refund(ctx, charges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if c, err := conformance.Open(t, path, payments.Open).ByKey(ctx, "dup"); err != nil || c.Status != payments.StatusRefunded {
+		t.Errorf("after a reopen: %+v, %v; want the charge, refunded", c, err)
+	}
 }

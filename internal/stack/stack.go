@@ -144,6 +144,12 @@ func OpenAll(dataDir string) (*Local, error) {
 // mode, and passes the service's fault injector first.
 func (l *Local) InProcess(tracer trace.Tracer) func(ctx context.Context, service string, call func(context.Context) error) error {
 	return func(ctx context.Context, service string, call func(context.Context) error) error {
+		if tracer == nil {
+			if err := l.Faults.Apply(ctx, service); err != nil {
+				return err
+			}
+			return call(ctx)
+		}
 		ctx, span := telemetry.Start(ctx, tracer, "service", service)
 		defer span.End()
 		if err := l.Faults.Apply(ctx, service); err != nil {

@@ -3,7 +3,6 @@ package cart
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/atrium-bff/atrium/internal/sqlitedb"
@@ -148,7 +147,7 @@ func (s *Store) Clear(ctx context.Context, userID string) (Cart, error) {
 	if err := checkUser(userID); err != nil {
 		return Cart{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
 		return Cart{}, fmt.Errorf("clear cart of %s: %w", userID, err)
 	}
 	return Cart{UserID: userID, Items: []Item{}}, nil

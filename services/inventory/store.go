@@ -181,11 +181,6 @@ func (s *Store) Stock(ctx context.Context, productID string) (Stock, error) {
 
 // Stocks implements Service.
 func (s *Store) Stocks(ctx context.Context, productIDs []string) ([]Stock, error) {
-	for _, id := range productIDs {
-		if !ValidProductID(id) {
-			return nil, fmt.Errorf("malformed id %q: %w", id, ErrInvalid)
-		}
-	}
 	found, err := s.stocks(ctx, productIDs)
 	if err != nil {
 		return nil, err
@@ -337,8 +332,7 @@ func (s *Store) update(ctx context.Context, id, verb string, f func(*sql.Tx, *Re
 	if !ValidReservationID(id) {
 		return Reservation{}, fmt.Errorf("malformed reservation id %q: %w", id, ErrInvalid)
 	}
-	var seq int64
-	fmt.Sscanf(id, "res-%d", &seq)
+	seq := seqOf(id)
 	var r Reservation
 	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
 		if err := s.expire(ctx, tx, s.now()); err != nil {
@@ -410,14 +404,19 @@ func move(ctx context.Context, tx *sql.Tx, r Reservation, set string) error {
 }
 
 func setStatus(ctx context.Context, tx *sql.Tx, r Reservation, status string) error {
-	var seq int64
-	fmt.Sscanf(r.ID, "res-%d", &seq)
-	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ? WHERE seq = ?`, status, seq); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ? WHERE seq = ?`, status, seqOf(r.ID)); err != nil {
 		return fmt.Errorf("reservation %s: %w", r.ID, err)
 	}
 	return nil
 }
 
 func reservationID(seq int64) string { return fmt.Sprintf("res-%d", seq) }
+
+// seqOf is the row of a well-formed reservation id.
+func seqOf(id string) int64 {
+	var seq int64
+	fmt.Sscanf(id, "res-%d", &seq)
+	return seq
+}
 
 var _ Service = (*Store)(nil)

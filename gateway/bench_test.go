@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/gateway"
-	"github.com/atrium-bff/atrium/gateway/registry"
-	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
 )
 
 // BenchmarkProductPage measures the product-page composite through the
@@ -21,7 +22,7 @@ import (
 // called, and with it, where they are all hits.
 func BenchmarkProductPage(b *testing.B) {
 	reg := registry.New(time.Hour)
-	l, err := stack.OpenAll(b.TempDir())
+	l, err := services.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func BenchmarkProductPage(b *testing.B) {
 	for name, h := range l.Handlers {
 		register(b, reg, name, name+"-1", h)
 	}
-	uncached := orchestration.Config{NoCache: true}
+	uncached := composite.Config{NoCache: true}
 	for _, mode := range []struct {
 		name string
 		h    http.Handler
@@ -65,13 +66,13 @@ func BenchmarkTracing(b *testing.B) {
 		sample float64 // 0: no telemetry at all; -1: metrics, and tracing that never samples
 	}{{"off", 0}, {"sample-0", -1}, {"sample-0.01", 0.01}, {"sample-1", 1}} {
 		b.Run(mode.name, func(b *testing.B) {
-			l, err := stack.OpenAll(b.TempDir())
+			l, err := services.Open(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer l.Close()
 			cfg := gateway.Config{Logger: quiet, Upstreams: l.Handlers}
-			ocfg := orchestration.Config{NoCache: true}
+			ocfg := composite.Config{NoCache: true}
 			if mode.sample != 0 {
 				tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "bench", SampleRatio: mode.sample})
 				if err != nil {
@@ -84,7 +85,7 @@ func BenchmarkTracing(b *testing.B) {
 			if mode.sample == 0 { // the monolith's in-process fault hook, untraced
 				ocfg.Runtime.InProcess = l.InProcess(nil)
 			}
-			cfg.Composer = orchestration.New(l.Services, ocfg)
+			cfg.Composer = composite.New(l.Set, ocfg)
 			h := gateway.New(cfg)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/atrium-bff/atrium/gateway/registry"
-	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/telemetry"
-	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
 )
 
 // documented lists the document's operations as "METHOD /path/{param}",
@@ -75,7 +75,7 @@ func TestRoutesAndDocumentAgree(t *testing.T) {
 				t.Errorf("%s: %s is served but not documented", mode, route)
 			}
 		}
-		for _, name := range stack.Names {
+		for _, name := range services.Names {
 			if !proxied[name] {
 				t.Errorf("no /services/%s/… route is documented", name)
 			}
@@ -134,7 +134,7 @@ func BenchmarkValidation(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[on]
 		b.Run(name, func(b *testing.B) {
-			h := monolithWith(b, on, orchestration.Config{})
+			h := monolithWith(b, on, composite.Config{})
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

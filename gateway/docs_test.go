@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atrium-bff/atrium/internal/browser"
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // TestDocsPageRendersOffline opens /docs in headless Chromium, with every
@@ -22,14 +22,14 @@ import (
 // the operation list and asked nothing of any other host. make test installs
 // Chromium and sets ATRIUM_REQUIRE_TOOLS, so there it cannot be skipped.
 func TestDocsPageRendersOffline(t *testing.T) {
-	chromium := browser.Require(t)
+	chromium := testkit.Chromium(t)
 	srv := httptest.NewServer(monolith(t))
 	defer srv.Close()
 	dir := t.TempDir()
 	netlog := filepath.Join(dir, "netlog.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, append(browser.Args(dir),
+	cmd := exec.CommandContext(ctx, chromium, append(testkit.ChromiumArgs(dir),
 		"--log-net-log="+netlog, "--virtual-time-budget=10000", "--dump-dom", srv.URL+"/docs")...)
 	dom, err := cmd.Output()
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/services/fault"
 )
 
 // Faults sets and reports the faults injected into a service: in-process

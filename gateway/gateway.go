@@ -18,15 +18,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/gateway/session"
-	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
-	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services/fault"
 )
 
 // GatewayHeader names the gateway process that answered, for a balancer's
@@ -45,7 +45,7 @@ type Config struct {
 	// BodyLimit caps request bodies ["1M"].
 	BodyLimit string
 	// Composer serves /api/v1. Required.
-	Composer *orchestration.Composer
+	Composer *composite.Composer
 	// Upstreams serve /services/{name}/..., keyed by service name, each
 	// seeing the path after the name. A name not here is a 404.
 	Upstreams map[string]http.Handler
@@ -96,7 +96,7 @@ func New(cfg Config) *echo.Echo {
 		validate = append(validate, cfg.Spec.Validate())
 	}
 	api := e.Group("/api/v1", validate...)
-	cfg.Composer.Routes(api, actingUser(cfg.AdminToken, cfg.Sessions))
+	compositeRoutes(api, cfg.Composer, actingUser(cfg.AdminToken, cfg.Sessions))
 	if cfg.Sessions != nil {
 		sessionRoutes(api, cfg.Sessions, cfg.Composer)
 	}
@@ -121,7 +121,7 @@ func New(cfg Config) *echo.Echo {
 }
 
 func mapError(err error) *problem.Problem {
-	for _, m := range []func(error) *problem.Problem{orchestration.Problem, registry.Problem, fault.Problem} {
+	for _, m := range []func(error) *problem.Problem{compositeProblem, registry.Problem, fault.Problem} {
 		if p := m(err); p != nil {
 			return p
 		}

@@ -17,15 +17,16 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/gateway/session"
-	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
-	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
+	"github.com/atrium-bff/atrium/services/fault"
 )
 
 const token = "test-token"
@@ -47,17 +48,17 @@ func tel(t testing.TB) *telemetry.Telemetry {
 }
 
 // monolith returns a gateway serving every service in-process.
-func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true, orchestration.Config{}) }
+func monolith(t testing.TB) *echo.Echo { return monolithWith(t, true, composite.Config{}) }
 
 // monolithWith is monolith with or without the document, with policies cfg
 // and then what each of more changes.
-func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config, more ...func(*gateway.Config, *stack.Local)) *echo.Echo {
+func monolithWith(t testing.TB, withSpec bool, cfg composite.Config, more ...func(*gateway.Config, *services.Local)) *echo.Echo {
 	t.Helper()
 	sp := spec
 	if !withSpec {
 		sp = nil
 	}
-	l, err := stack.OpenAll(t.TempDir())
+	l, err := services.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config, more ..
 	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
-		Composer:  orchestration.New(l.Services, cfg),
+		Composer:  composite.New(l.Set, cfg),
 		Upstreams: l.Handlers,
 	}
 	for _, m := range more {
@@ -77,23 +78,23 @@ func monolithWith(t testing.TB, withSpec bool, cfg orchestration.Config, more ..
 // microservices returns a gateway whose services are reached through reg,
 // as `atrium gateway` wires it.
 func microservices(t testing.TB, reg *registry.Registry) *echo.Echo {
-	return microservicesWith(t, reg, orchestration.Config{})
+	return microservicesWith(t, reg, composite.Config{})
 }
 
 // microservicesWith is microservices with policies cfg and then what each
 // of more changes.
-func microservicesWith(t testing.TB, reg *registry.Registry, cfg orchestration.Config, more ...func(*gateway.Config)) *echo.Echo {
+func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Config, more ...func(*gateway.Config)) *echo.Echo {
 	t.Helper()
 	rt := &balance.Transport{Resolver: reg}
 	upstreams := map[string]http.Handler{}
-	for _, name := range stack.Names {
+	for _, name := range services.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, nil)
 	}
 	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
-		Faults:    gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: token},
-		Composer:  orchestration.New(stack.Remote(rt), cfg),
+		Faults:    gateway.RemoteFaults{Resolver: reg, Services: services.Names, Token: token},
+		Composer:  composite.New(services.Remote(rt), cfg),
 		Upstreams: upstreams,
 	}
 	for _, m := range more {
@@ -150,7 +151,7 @@ func TestProductPage(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var page orchestration.ProductPage
+	var page composite.ProductPage
 	if err := json.Unmarshal(w.Body.Bytes(), &page); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestProxyTimeoutIs504(t *testing.T) {
 		told <- r.Header.Get(hop.TimeoutHeader)
 		<-r.Context().Done() // never answers
 	}))
-	micro := microservicesWith(t, reg, orchestration.Config{}, func(c *gateway.Config) { c.ProxyTimeout = timeout })
+	micro := microservicesWith(t, reg, composite.Config{}, func(c *gateway.Config) { c.ProxyTimeout = timeout })
 	p := wantProblem(t, do(t, micro, "GET", "/services/catalog/products", ""), http.StatusGatewayTimeout)
 	if p.Code != "upstream_timeout" {
 		t.Errorf("code %q, want upstream_timeout", p.Code)
@@ -251,7 +252,7 @@ func TestProxyTimeoutIs504(t *testing.T) {
 		t.Errorf("the service was told %s=%q, want 100", hop.TimeoutHeader, got)
 	}
 
-	mono := monolithWith(t, true, orchestration.Config{}, func(c *gateway.Config, l *stack.Local) {
+	mono := monolithWith(t, true, composite.Config{}, func(c *gateway.Config, l *services.Local) {
 		c.ProxyTimeout = timeout
 		if err := l.Faults["catalog"].Set(fault.Faults{LatencyMS: 60000}); err != nil {
 			t.Fatal(err)
@@ -262,7 +263,7 @@ func TestProxyTimeoutIs504(t *testing.T) {
 
 func TestMicroservicesMatchMonolith(t *testing.T) {
 	reg := registry.New(time.Minute)
-	l, err := stack.OpenAll(t.TempDir())
+	l, err := services.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/internal/server"
-	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
 )
 
 // sessionRoutes serves logging in and out and the session's own user
@@ -19,7 +19,7 @@ import (
 //	POST   /sessions        {"email": "...", "password": "..."}: sets the session cookie
 //	DELETE /sessions        ends the session
 //	GET    /me, and the user routes (dashboard, cart) under /me
-func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Composer) {
+func sessionRoutes(g *echo.Group, store session.Store, comp *composite.Composer) {
 	g.POST("/sessions", func(c echo.Context) error {
 		var cr struct {
 			Email    string `json:"email"`
@@ -62,7 +62,7 @@ func sessionRoutes(g *echo.Group, store session.Store, comp *orchestration.Compo
 		u, err := comp.User(c.Request().Context(), c.Get(userKey).(string))
 		return rest.Reply(c, http.StatusOK, u, err)
 	})
-	comp.UserRoutes(me, func(c echo.Context) (string, error) { return c.Get(userKey).(string), nil })
+	userRoutes(me, comp, func(c echo.Context) (string, error) { return c.Get(userKey).(string), nil })
 }
 
 // sessionUser returns the user of the request's session.
@@ -81,7 +81,7 @@ var ErrNotYourUser = problem.New(http.StatusForbidden, "forbidden", "this sessio
 // (from the path or the body; "" for none): with the admin token, the
 // claimed user; otherwise the user of its session, who may claim only
 // itself.
-func actingUser(token string, store session.Store) orchestration.Actor {
+func actingUser(token string, store session.Store) actor {
 	return func(c echo.Context, claimed string) (string, error) {
 		if token != "" && c.Request().Header.Get(echo.HeaderAuthorization) != "" {
 			if err := server.CheckToken(c, token); err != nil {

@@ -111,11 +111,6 @@ func asset(c echo.Context, name string) error {
 	return c.Blob(http.StatusOK, ct, b)
 }
 
-// FindRoute returns the documented operation a request is for.
-func (s *Spec) FindRoute(r *http.Request) (*routers.Route, map[string]string, error) {
-	return s.router.FindRoute(r)
-}
-
 // Validate is middleware that checks a request to a documented operation —
 // its path and query parameters, headers and body — against the document,
 // and answers a 400 problem naming the offending field. Requests to paths

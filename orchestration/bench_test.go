@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/atrium-bff/atrium/internal/fault"
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services/fault"
 )
 
 // BenchmarkFourSlowSources runs a composite of four sources that each take
@@ -29,31 +29,5 @@ func BenchmarkFourSlowSources(b *testing.B) {
 		if _, err := p.Run(context.Background(), &s); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkProductPage measures the engine's own cost: the product page's
-// seven calls to in-process services that answer at once, without the
-// cache (every call runs) and with it (every call is a hit).
-func BenchmarkProductPage(b *testing.B) {
-	for _, mode := range []struct {
-		name string
-		cfg  orchestration.Config
-	}{{"uncached", orchestration.Config{NoCache: true}}, {"cached", orchestration.Config{}}} {
-		b.Run(mode.name, func(b *testing.B) {
-			c := orchestration.New(localServices(b), mode.cfg)
-			ctx := context.Background()
-			if _, err := c.ProductPage(ctx, "p001"); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := c.ProductPage(ctx, "p001"); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		})
 	}
 }

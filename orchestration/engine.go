@@ -1,20 +1,26 @@
-// Package orchestration is atrium's fan-out/merge engine and the composite
-// endpoints built on it. A composite is a set of named calls to downstream
-// services; independent calls run in parallel, and each call's policy says
-// whether the composite can answer without it. The engine knows no domain:
-// the composites (one per file) do, through the services' Service
-// interfaces only, never their HTTP code.
+// Package orchestration is atrium's fan-out/merge engine. It knows no
+// service, no domain and no HTTP: it runs named calls that the caller
+// declares.
+//
+// A Plan is a composite read: a list of steps (Fetch for reads, Do for
+// calls with effects), each naming the steps it waits for. Independent
+// steps run in parallel; each step's Policy says whether the composite can
+// answer without it (a partial answer is a normal result, reported in
+// Meta), how long an attempt may take, and whether a read is retried,
+// cached, coalesced or hedged. A Saga is a list of local steps with effects,
+// run one after another, each with its Undo, run newest first when a later
+// step fails.
+//
+// A Runtime holds what calls to one service share across plans and
+// requests: its circuit breaker and retry budget, the response cache, the
+// reads in flight to coalesce. The store's composites, written with this
+// engine against the services' contracts, are in package composite.
 package orchestration
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/sony/gobreaker/v2"
 )
@@ -78,22 +84,4 @@ func classify(ctx context.Context, err error) Status {
 		return StatusSkipped // another call failed the composite first
 	}
 	return StatusError
-}
-
-// ServerTiming renders meta as a Server-Timing header value, so the
-// sources' timings show in a browser's developer tools.
-func ServerTiming(meta Meta, total time.Duration) string {
-	var b strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(meta.Sources)) {
-		s := meta.Sources[name]
-		b.WriteString(name)
-		b.WriteString(";desc=")
-		b.WriteString(string(s.Status))
-		b.WriteString(";dur=")
-		b.WriteString(strconv.FormatFloat(s.DurationMS, 'f', 3, 64))
-		b.WriteString(", ")
-	}
-	b.WriteString("total;dur=")
-	b.WriteString(strconv.FormatFloat(float64(total.Microseconds())/1000, 'f', 3, 64))
-	return b.String()
 }

@@ -148,6 +148,9 @@ func NewPlan[S any](rt *Runtime, steps ...Step[S]) (*Plan[S], error) {
 		if _, dup := index[n.name]; dup || n.name == "" {
 			return nil, fmt.Errorf("plan: step %d: name %q is empty or used twice", i, n.name)
 		}
+		if err := rt.known(n.service); err != nil {
+			return nil, fmt.Errorf("plan: step %q: %w", n.name, err)
+		}
 		var deps []int
 		for _, a := range n.after {
 			j, ok := index[a]
@@ -170,6 +173,19 @@ func MustPlan[S any](rt *Runtime, steps ...Step[S]) *Plan[S] {
 		panic(err)
 	}
 	return p
+}
+
+// Compose runs p over s as the composite name: in a span "composite
+// <name>", within deadline (none when zero).
+func Compose[S any](ctx context.Context, name string, deadline time.Duration, p *Plan[S], s *S) (Meta, error) {
+	ctx, span := p.rt.composite(ctx, name)
+	defer span.End()
+	if deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deadline)
+		defer cancel()
+	}
+	return p.Run(ctx, s)
 }
 
 // Run runs the plan over s: each step as soon as the steps it waits for have

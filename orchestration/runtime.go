@@ -63,6 +63,12 @@ type RuntimeConfig struct {
 	// Meter measures calls, the cache, breakers and retry budgets. If nil,
 	// nothing is measured.
 	Meter metric.Meter
+	// UndoFor bounds the retries of one compensating call [10s].
+	UndoFor time.Duration
+	// Services, when not nil, are the only services a step may call: a plan
+	// or saga naming another fails when it is built, rather than quietly
+	// getting a breaker of its own.
+	Services []string
 }
 
 // Runtime holds what calls to the same service share across composites and
@@ -97,6 +103,9 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 	if cfg.RetryRatio == 0 {
 		cfg.RetryRatio = 0.1
 	}
+	if cfg.UndoFor == 0 {
+		cfg.UndoFor = 10 * time.Second
+	}
 	rt := &Runtime{
 		cfg:      cfg,
 		cache:    gocache.New(gocache.NoExpiration, time.Minute),
@@ -108,6 +117,14 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 		panic(fmt.Sprintf("orchestration: instruments: %v", err))
 	}
 	return rt
+}
+
+// known returns an error for a service the runtime does not know.
+func (rt *Runtime) known(service string) error {
+	if rt.cfg.Services != nil && !slices.Contains(rt.cfg.Services, service) {
+		return fmt.Errorf("no service named %q; known: %v", service, rt.cfg.Services)
+	}
+	return nil
 }
 
 // BreakerState returns the state of a service's breaker: "closed", "open"
@@ -361,12 +378,12 @@ func (l *latencies) p95() time.Duration {
 	return max(sample[n*95/100], time.Millisecond)
 }
 
-// compensate runs an idempotent compensating call to service until it
-// succeeds, for up to 10 seconds, outside any request's deadline. It skips
+// Compensate runs an idempotent compensating call to service until it
+// succeeds, for up to UndoFor, outside any request's deadline. It skips
 // the breaker: undoing work must be tried even while a service is failing.
 // A domain error (already undone, not found) counts as done.
-func (rt *Runtime) compensate(service string, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (rt *Runtime) Compensate(service string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), rt.cfg.UndoFor)
 	defer cancel()
 	var err error
 	for attempt := 1; ; attempt++ {

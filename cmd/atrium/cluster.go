@@ -6,18 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
 	"slices"
-	"syscall"
 
-	"github.com/labstack/echo/v4"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/process"
 )
 
 func clusterCommand() *ffcli.Command {
@@ -50,7 +46,7 @@ func clusterCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			c, err := cluster.New(cluster.Config{Binary: self, Args: args, Workers: *workers,
+			c, err := process.NewCluster(process.ClusterConfig{Binary: self, Args: args, Workers: *workers,
 				Listener: ln.(*net.TCPListener), Logger: logger})
 			if err != nil {
 				return err
@@ -66,32 +62,10 @@ func clusterCommand() *ffcli.Command {
 			if *token != "" {
 				g.Use(server.RequireToken(*token))
 			}
-			g.GET("/workers", func(c2 echo.Context) error { return c2.JSON(http.StatusOK, c.Workers()) })
-			g.POST("/roll", func(c2 echo.Context) error {
-				if err := c.Roll(c2.Request().Context()); err != nil {
-					return err
-				}
-				return c2.JSON(http.StatusOK, c.Workers())
-			})
+			c.Routes(g)
 			go func() { _ = server.Serve(ctx, admin, e) }()
 			logger.Info("cluster admin listening", "addr", admin.Addr().String())
-
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP, syscall.SIGUSR2)
-			defer signal.Stop(hup)
-			go func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-hup:
-						logger.Info("rolling restart")
-						if err := c.Roll(ctx); err != nil {
-							logger.Error("rolling restart failed", "err", err)
-						}
-					}
-				}
-			}()
+			go c.RollOnSignal(ctx)
 			if err := c.Run(ctx); err != nil {
 				return fmt.Errorf("cluster: %w", err)
 			}

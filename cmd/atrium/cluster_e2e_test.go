@@ -1,10 +1,11 @@
+//go:build linux
+
 package main_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // hammer sends GETs to url from workers goroutines until ctx is done and
@@ -51,7 +54,7 @@ type clusterProc struct {
 
 func startCluster(t *testing.T, workers string) *clusterProc {
 	t.Helper()
-	addr, adm := freeAddr(t), freeAddr(t)
+	addr, adm := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cmd := exec.Command(binary, "cluster", "--workers", workers, "--addr", addr, "--admin-addr", adm, "--admin-token", adminToken,
 		"--", "monolith", "--data-dir", t.TempDir(), "--log-level", "warn")
 	if err := cmd.Start(); err != nil {
@@ -78,15 +81,6 @@ func startCluster(t *testing.T, workers string) *clusterProc {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return c
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 type workerStatus struct {

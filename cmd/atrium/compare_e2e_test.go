@@ -1,3 +1,5 @@
+//go:build linux
+
 package main_test
 
 import (
@@ -9,21 +11,21 @@ import (
 	"testing"
 )
 
-// TestCompareSmoke runs atrium compare briefly and checks the report's
+// TestCompareSmoke runs atrium-compare briefly and checks the report's
 // structure, and that the failure-isolation run shows the monolith down and
 // the microservices answering partially.
 func TestCompareSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "comparison.md")
-	cmd := exec.Command(binary, "compare", "--duration", "700ms", "--rate", "60", "--workers", "4", "--out", out)
+	cmd := exec.Command(compareBinary, "--duration", "700ms", "--rate", "60", "--workers", "4", "--out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("atrium compare: %v\n%s", err, b)
+		t.Fatalf("atrium-compare: %v\n%s", err, b)
 	}
 	md, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, section := range []string{"## 1. Steady load", "## 2. Latency budget", "## 3. Failure isolation",
-		"## 4. Independent scaling", "## 5. Independent deploy", "GOMAXPROCS", "atrium compare --duration 700ms"} {
+		"## 4. Independent scaling", "## 5. Independent deploy", "GOMAXPROCS", "atrium-compare --duration 700ms"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("the report lacks %q", section)
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main_test
 
 import (
@@ -15,19 +17,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atrium-bff/atrium/internal/launch"
+	"github.com/atrium-bff/atrium/process"
 )
 
-// binary is the atrium binary that TestMain builds.
-var binary string
+// binary and compareBinary are the atrium and atrium-compare binaries that
+// TestMain builds, side by side as make build puts them.
+var binary, compareBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "atrium-e2e")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "atrium")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	binary, compareBinary = filepath.Join(dir, "atrium"), filepath.Join(dir, "atrium-compare")
+	if out, err := exec.Command("go", "build", "-o", dir, ".", "../atrium-compare").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -38,7 +41,7 @@ func TestMain(m *testing.M) {
 
 // proc is a running atrium process.
 type proc struct {
-	*launch.Process
+	*process.Server
 	base string
 	cmd  *exec.Cmd
 }
@@ -50,13 +53,13 @@ const adminToken = "e2e-admin-token"
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
 	args = append(args, "--data-dir", t.TempDir())
-	lp, err := launch.Start(context.Background(), binary, args, []string{"ATRIUM_ADMIN_TOKEN=" + adminToken}, 30*time.Second)
+	lp, err := process.Launch(context.Background(), binary, args, []string{"ATRIUM_ADMIN_TOKEN=" + adminToken}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{Process: lp, base: lp.Base, cmd: lp.Cmd}
+	p := &proc{Server: lp, base: lp.Base, cmd: lp.Cmd}
 	t.Cleanup(func() {
-		if err := lp.Stop(20 * time.Second); errors.Is(err, launch.ErrStopTimeout) {
+		if err := lp.Stop(20 * time.Second); errors.Is(err, process.ErrStopTimeout) {
 			t.Errorf("atrium %v did not stop within 20s of SIGTERM", args)
 		}
 		if t.Failed() {
@@ -73,7 +76,7 @@ func (p *proc) output() string { return p.Output() }
 func (p *proc) stop(t *testing.T) error {
 	t.Helper()
 	err := p.Stop(20 * time.Second)
-	if errors.Is(err, launch.ErrStopTimeout) {
+	if errors.Is(err, process.ErrStopTimeout) {
 		t.Error("atrium did not stop within 20s of SIGTERM")
 	}
 	return err

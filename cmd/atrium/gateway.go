@@ -9,20 +9,18 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/gateway/registry"
-	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
-	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/openapi"
-	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/process"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
 )
 
 type gatewayFlags struct {
@@ -55,7 +53,7 @@ func gatewayCommand() *ffcli.Command {
 			if g.token == "" {
 				return errors.New("gateway: set --admin-token or ATRIUM_ADMIN_TOKEN: services need it to register")
 			}
-			ln, err := cluster.Listen(g.addr)
+			ln, err := process.Listen(g.addr)
 			if err != nil {
 				return err
 			}
@@ -73,7 +71,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	defer shutdown(tel)
 	reg := registry.New(g.ttl)
 	go reg.Run(ctx)
-	if err := registry.Observe(tel.Meter, reg, stack.Names); err != nil {
+	if err := registry.Observe(tel.Meter, reg, services.Names); err != nil {
 		return err
 	}
 	sessions, err := g.policy.sessionStore()
@@ -87,19 +85,19 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	load, health := new(balance.Load), new(balance.Health)
 	go health.Check(ctx, reg.All, g.healthInterval)
 	rt := &balance.Transport{
-		Resolver: reg, Base: tel.Transport(newUpstreamTransport()), Load: load, Health: health,
+		Resolver: reg, Base: tel.Transport(balance.NewPool()), Load: load, Health: health,
 		NewSelector: func(service string) balance.Selector {
 			sel, _ := balance.Policy(policies[service], service, load) // checked by parseBalance
 			return sel
 		},
 	}
 	upstreams := map[string]http.Handler{}
-	for _, name := range stack.Names {
+	for _, name := range services.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
-		Composer:  orchestration.New(stack.Remote(rt), g.policy.config(tel, nil)),
+		Composer:  composite.New(services.Remote(rt), g.policy.config(tel, nil)),
 		Telemetry: tel,
 		Sessions:  sessions,
 		TracePeers: func() []string {
@@ -112,61 +110,26 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Upstreams:    upstreams,
 		ProxyTimeout: g.policy.proxyTimeout,
 		Spec:         openapi.MustLoad(),
-		Faults:       gateway.RemoteFaults{Resolver: reg, Services: stack.Names, Token: g.token},
-		Ready:        allRegistered(reg),
+		Faults:       gateway.RemoteFaults{Resolver: reg, Services: services.Names, Token: g.token},
+		Ready:        reg.Ready(services.Names),
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())
-	if err := cluster.Ready(); err != nil {
+	if err := process.Ready(); err != nil {
 		return err
 	}
-	return server.ServeDrain(ctx, ln, e, cluster.Grace())
-}
-
-// allRegistered is ready when every service has a live instance.
-func allRegistered(reg *registry.Registry) func(context.Context) error {
-	return func(context.Context) error {
-		var missing []string
-		for _, name := range stack.Names {
-			if len(reg.Instances(name)) == 0 {
-				missing = append(missing, name)
-			}
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("no live instance of %s", strings.Join(missing, ", "))
-		}
-		return nil
-	}
-}
-
-// newUpstreamTransport is the connection pool to service instances: keep-alive
-// with enough idle connections per instance for a busy gateway, and bounded
-// connect and header waits so that a hung instance cannot hang a request.
-func newUpstreamTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 512
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 60 * time.Second
-	t.ResponseHeaderTimeout = 10 * time.Second
-	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return t
+	return server.ServeDrain(ctx, ln, e, process.Grace())
 }
 
 // parseBalance reads "catalog=least-conn,cart=sticky" into a policy name per
 // service, checking every name now rather than at the first request.
 func parseBalance(s string) (map[string]string, error) {
 	out := map[string]string{}
-	if s == "" {
-		return out, nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		name, policy, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || !slices.Contains(stack.Names, name) {
-			return nil, fmt.Errorf("--balance: %q is not service=policy for a known service", part)
-		}
+	err := perService("--balance", s, func(name, policy string) error {
 		if _, err := balance.Policy(policy, name, nil); err != nil {
-			return nil, fmt.Errorf("--balance: %w", err)
+			return err
 		}
 		out[name] = policy
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/gateway"
-	"github.com/atrium-bff/atrium/internal/cluster"
 	"github.com/atrium-bff/atrium/internal/server"
-	"github.com/atrium-bff/atrium/internal/stack"
 	"github.com/atrium-bff/atrium/openapi"
-	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/process"
+	"github.com/atrium-bff/atrium/services"
 )
 
 func monolithCommand() *ffcli.Command {
@@ -39,19 +39,19 @@ func monolithCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			local, err := stack.OpenAll(c.dataDir)
+			local, err := services.Open(c.dataDir)
 			if err != nil {
 				return err
 			}
 			defer local.Close()
-			ln, err := cluster.Listen(c.addr)
+			ln, err := process.Listen(c.addr)
 			if err != nil {
 				return err
 			}
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
-				Composer:     orchestration.New(local.Services, policy.config(tel, local.InProcess(tel.Tracer))),
+				Composer:     composite.New(local.Set, policy.config(tel, local.InProcess(tel.Tracer))),
 				Telemetry:    tel,
 				Sessions:     sessions,
 				Upstreams:    local.Handlers,
@@ -59,10 +59,10 @@ func monolithCommand() *ffcli.Command {
 				Spec:         openapi.MustLoad(),
 				Faults:       local.Faults,
 			})
-			if err := cluster.Ready(); err != nil {
+			if err := process.Ready(); err != nil {
 				return err
 			}
-			return server.ServeDrain(ctx, ln, e, cluster.Grace())
+			return server.ServeDrain(ctx, ln, e, process.Grace())
 		},
 	}
 }

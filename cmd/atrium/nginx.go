@@ -11,7 +11,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/deploy/nginx"
-	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 func nginxConfigCommand() *ffcli.Command {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main_test
 
 import (
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // TestNginxInFront runs the real nginx, configured by atrium nginx-config,
@@ -18,7 +22,7 @@ import (
 // both, restarting each gateway in turn under load fails no request, and a
 // gateway killed outright is failed over.
 func TestNginxInFront(t *testing.T) {
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	addrs := []string{testkit.FreeAddr(t), testkit.FreeAddr(t)}
 	gws := []*proc{start(t, "monolith", "--addr", addrs[0]), start(t, "monolith", "--addr", addrs[1])}
 	base := startNginx(t, addrs, "")
 
@@ -65,31 +69,12 @@ func TestNginxInFront(t *testing.T) {
 	}
 }
 
-// tool returns the path of a program the tests need: make test installs
-// them and sets ATRIUM_REQUIRE_TOOLS; elsewhere a missing one skips.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	for _, dir := range []string{"/usr/sbin", "/usr/bin"} { // a PATH without sbin still finds nginx
-		if _, serr := os.Stat(filepath.Join(dir, name)); err != nil && serr == nil {
-			path, err = filepath.Join(dir, name), nil
-		}
-	}
-	if err != nil {
-		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s is not installed", name)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return path
-}
-
 // startNginx runs nginx, configured by atrium nginx-config, in front of the
 // gateways, and returns its base URL once it answers.
 func startNginx(t *testing.T, gateways []string, sticky string) string {
 	t.Helper()
-	bin := tool(t, "nginx")
-	dir, listen := t.TempDir(), freeAddr(t)
+	bin := testkit.Tool(t, "nginx")
+	dir, listen := t.TempDir(), testkit.FreeAddr(t)
 	conf := filepath.Join(dir, "nginx.conf")
 	args := []string{"nginx-config", "--listen", listen, "--gateways", strings.Join(gateways, ","), "--prefix", dir, "--out", conf}
 	if sticky != "" {

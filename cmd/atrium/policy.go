@@ -11,6 +11,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
 )
 
 // policyFlags are the orchestration policies of a server that composes
@@ -50,12 +51,12 @@ func (p *policyFlags) sessionStore() (session.Store, error) {
 	return nil, fmt.Errorf("--sessions %q: want memory or redis", p.sessions)
 }
 
-func (p *policyFlags) config(tel *telemetry.Telemetry, inProcess func(ctx context.Context, service string, call func(context.Context) error) error) orchestration.Config {
+func (p *policyFlags) config(tel *telemetry.Telemetry, inProcess func(ctx context.Context, service string, call func(context.Context) error) error) composite.Config {
 	retries := p.retries
 	if retries == 0 {
 		retries = -1 // the flag's 0 means none; the Config's 0 means the default
 	}
-	return orchestration.Config{
+	return composite.Config{
 		Deadline: p.deadline, CallTimeout: p.callTimeout, Retries: retries,
 		CacheTTL: p.cacheTTL, NoCache: p.noCache, Hedge: p.hedge,
 		Runtime: orchestration.RuntimeConfig{

@@ -1,47 +1,21 @@
+//go:build linux
+
 package main_test
 
 import (
-	"context"
 	"net/http"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
-
-// startRedis runs a real redis-server on a free loopback port, without
-// persistence, and returns its address.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin := tool(t, "redis-server")
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	defer client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for client.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return addr
-}
 
 // TestSessionMatrix logs in through nginx in front of three gateway
 // replicas, then asks for /api/v1/me nine times with the session cookie.
 func TestSessionMatrix(t *testing.T) {
-	tool(t, "nginx")
-	redisAddr := startRedis(t)
+	testkit.Tool(t, "nginx")
+	redisAddr := testkit.Redis(t)
 	for _, tc := range []struct {
 		name, sessions, sticky string
 		lost                   bool // the SEED.md failure: memory sessions, round-robin
@@ -54,7 +28,7 @@ func TestSessionMatrix(t *testing.T) {
 			var addrs []string
 			var gws []*proc
 			for range 3 {
-				a := freeAddr(t)
+				a := testkit.FreeAddr(t)
 				addrs = append(addrs, a)
 				gws = append(gws, start(t, "monolith", "--addr", a, "--sessions", tc.sessions, "--redis-addr", redisAddr))
 			}

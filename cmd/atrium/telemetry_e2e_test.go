@@ -1,3 +1,5 @@
+//go:build linux
+
 package main_test
 
 import (
@@ -15,7 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/atrium-bff/atrium/internal/browser"
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 type span struct {
@@ -207,7 +209,7 @@ func TestMetricsMove(t *testing.T) {
 // TestWaterfallRendersInChromium checks the HTML view of a trace in
 // headless Chromium: every span is a row with a bar.
 func TestWaterfallRendersInChromium(t *testing.T) {
-	chromium := browser.Require(t)
+	chromium := testkit.Chromium(t)
 	p := start(t, "up")
 	id, spans := tracedPage(t, p, "p013")
 	r := p.do(t, "GET", "/admin/traces/"+id+"?view=html", "", "Authorization", "Bearer "+adminToken)
@@ -222,7 +224,7 @@ func TestWaterfallRendersInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	shot := filepath.Join(dir, "trace.png")
-	args := browser.Args(dir)
+	args := testkit.ChromiumArgs(dir)
 	dom, err := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", "file://"+page)...).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)

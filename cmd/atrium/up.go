@@ -8,15 +8,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/internal/server"
-	"github.com/atrium-bff/atrium/internal/stack"
-	"github.com/atrium-bff/atrium/internal/supervisor"
+	"github.com/atrium-bff/atrium/process"
+	"github.com/atrium-bff/atrium/services"
 )
 
 func upCommand() *ffcli.Command {
@@ -48,10 +47,10 @@ func upCommand() *ffcli.Command {
 				return fmt.Errorf("up: find own binary: %w", err)
 			}
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
-			var procs []supervisor.Process
-			for _, name := range stack.Names {
+			var procs []process.Child
+			for _, name := range services.Names {
 				for i := range counts[name] {
-					procs = append(procs, supervisor.Process{
+					procs = append(procs, process.Child{
 						Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
 						Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
 							"--data-dir", g.dataDir, "--log-level", g.logLevel, name},
@@ -65,7 +64,7 @@ func upCommand() *ffcli.Command {
 			defer stopGateway()
 			gwDone := make(chan error, 1)
 			go func() { gwDone <- runGateway(gwCtx, ln, g, server.NewLogger(os.Stderr, g.logLevel, "gateway")) }()
-			sup := &supervisor.Supervisor{Logger: logger}
+			sup := &process.Supervisor{Logger: logger}
 			supCtx, stopChildren := context.WithCancel(ctx)
 			defer stopChildren()
 			supDone := make(chan error, 1)
@@ -97,26 +96,39 @@ func childEnv(token string, procs int) []string {
 // the services it does not name.
 func parseReplicas(s string) (map[string]int, error) {
 	counts := map[string]int{}
-	for _, name := range stack.Names {
+	for _, name := range services.Names {
 		counts[name] = 1
 	}
-	if s == "" {
-		return counts, nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		name, n, ok := strings.Cut(strings.TrimSpace(part), "=")
+	err := perService("--replicas", s, func(name, n string) error {
 		count, err := strconv.Atoi(n)
-		switch {
-		case !ok || err != nil:
-			return nil, fmt.Errorf("--replicas: %q is not name=N", part)
-		case !slices.Contains(stack.Names, name):
-			return nil, fmt.Errorf("--replicas: no service named %q; known: %v", name, stack.Names)
-		case count < 1 || count > 32:
-			return nil, fmt.Errorf("--replicas: %s=%d, want 1 to 32", name, count)
+		if err != nil || count < 1 || count > 32 {
+			return fmt.Errorf("%s=%s, want 1 to 32", name, n)
 		}
 		counts[name] = count
+		return nil
+	})
+	return counts, err
+}
+
+// perService reads a flag of "service=value,..." pairs, calling each for
+// every pair after checking that it names a known service.
+func perService(flag, s string, each func(name, value string) error) error {
+	if s == "" {
+		return nil
 	}
-	return counts, nil
+	for _, part := range strings.Split(s, ",") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: %q is not service=value", flag, part)
+		case !services.Known(name):
+			return fmt.Errorf("%s: no service named %q; known: %v", flag, name, services.Names)
+		}
+		if err := each(name, value); err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+	}
+	return nil
 }
 
 // loopbackAddr is where children on this machine reach a listener: its own

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
-	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 // Selector picks one instance of pool for r. pool is never empty.

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/hop"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 // testPool returns n instances of service "svc".

@@ -3,7 +3,7 @@ package balance
 import (
 	"testing"
 
-	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 func TestOneMissedCheckIsNotDown(t *testing.T) {

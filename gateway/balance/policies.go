@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 // Load counts the requests each instance has in flight. The Transport keeps

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
-	"github.com/atrium-bff/atrium/gateway/registry"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 func request(header ...string) *http.Request {

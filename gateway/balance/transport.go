@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/atrium-bff/atrium/gateway/registry"
 	"github.com/atrium-bff/atrium/internal/hop"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 // ErrNoInstance reports a service with no live instance.
@@ -18,6 +20,20 @@ var ErrNoInstance = errors.New("no live instance")
 // Resolver lists the live instances of a service. *registry.Registry is one.
 type Resolver interface {
 	Instances(service string) []registry.Instance
+}
+
+// NewPool returns the connection pool to service instances, for
+// Transport.Base: keep-alive with enough idle connections per instance for a
+// busy gateway, and bounded connect and header waits so that a hung
+// instance cannot hang a request.
+func NewPool() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 512
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 60 * time.Second
+	t.ResponseHeaderTimeout = 10 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
 }
 
 // Transport is an http.RoundTripper that reads the request's host as a

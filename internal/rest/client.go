@@ -32,12 +32,6 @@ func WithTransport(rt http.RoundTripper) Option {
 	return func(c *resty.Client) { c.SetTransport(rt) }
 }
 
-// WithTimeout bounds every call; the caller's context can bound it further.
-// Default: no bound but the context's.
-func WithTimeout(d time.Duration) Option {
-	return func(c *resty.Client) { c.SetTimeout(d) }
-}
-
 // NewClient returns a client for the service at baseURL (such as
 // "http://127.0.0.1:9001" or, behind a balancing transport, "http://catalog").
 func NewClient(baseURL string, errs Errors, opts ...Option) *Client {

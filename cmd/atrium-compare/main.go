@@ -1,0 +1,74 @@
+// Command atrium-compare runs the monolith and the microservices side by
+// side on this machine, under the same bounded load, and writes the report
+// (make compare). It is a binary of its own so that its load generator and
+// charts are not linked into the server.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/peterbourgon/ff/v3"
+
+	"github.com/atrium-bff/atrium/compare"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "atrium-compare:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atrium-compare", flag.ContinueOnError)
+	atrium := fs.String("atrium", "", "the atrium binary to compare; default: atrium beside this binary (env ATRIUM_COMPARE_ATRIUM)")
+	duration := fs.Duration("duration", 5*time.Second, "length of each measured load run; the whole comparison takes about 25 of them (env ATRIUM_COMPARE_DURATION)")
+	rate := fs.Int("rate", 200, "requests per second of the open-loop runs (env ATRIUM_COMPARE_RATE)")
+	workers := fs.Int("workers", 32, "concurrent clients of the closed-loop runs (env ATRIUM_COMPARE_WORKERS)")
+	out := fs.String("out", "docs/comparison.md", "the Markdown report; the JSON and the SVG charts go beside it (env ATRIUM_COMPARE_OUT)")
+	scenarios := fs.String("scenarios", "", "comma-separated subset of steady,latency,isolation,scaling,deploy (env ATRIUM_COMPARE_SCENARIOS)")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: atrium-compare [--duration 5s] [--rate 200] [--out docs/comparison.md]")
+		fs.PrintDefaults()
+	}
+	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("ATRIUM_COMPARE")); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *atrium == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		*atrium = filepath.Join(filepath.Dir(self), "atrium")
+	}
+	cfg := compare.Config{
+		Binary: *atrium, Duration: *duration, Rate: *rate, Workers: *workers, Progress: os.Stderr,
+		Command: strings.TrimSpace("atrium-compare " + strings.Join(args, " ")),
+	}
+	if *scenarios != "" {
+		cfg.Scenarios = strings.Split(*scenarios, ",")
+	}
+	rep, err := compare.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "report written to %s\n", *out)
+	return nil
+}

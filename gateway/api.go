@@ -1,0 +1,302 @@
+package gateway
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/services/cart"
+	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/payments"
+	"github.com/atrium-bff/atrium/services/users"
+)
+
+// actor returns the user a request acts for, given the user it claims
+// (from its path or body; "" for none), or the error that refuses it.
+type actor func(e echo.Context, claimed string) (string, error)
+
+// compositeRoutes adds the composite endpoints of c to g, the /api/v1 group:
+//
+//	GET    /products?category=&q=&limit=&cursor=
+//	GET    /products/{id}/page
+//	GET    /users/{id}/dashboard
+//	GET    /users/{id}/cart
+//	POST   /users/{id}/cart/items                {"product_id":"p001","quantity":1}
+//	PATCH  /users/{id}/cart/items/{product_id}   {"quantity":2}
+//	DELETE /users/{id}/cart/items/{product_id}
+//	DELETE /users/{id}/cart
+//	POST   /users/{id}/checkout                  Idempotency-Key header
+//	POST   /checkout                             {"user_id":"u01"}, Idempotency-Key header
+//
+// The /users/{id} routes and /checkout act for the user act admits.
+func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
+	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(e echo.Context) error {
+			e.Set(startKey, time.Now())
+			return next(e)
+		}
+	})
+	g.GET("/products", func(e echo.Context) error {
+		limit, err := rest.Limit(e, catalog.DefaultLimit, catalog.MaxLimit)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Products(e.Request().Context(), catalog.ListQuery{
+			Category: e.QueryParam("category"), Q: e.QueryParam("q"), Limit: limit, Cursor: e.QueryParam("cursor"),
+		}))
+	})
+	g.GET("/products/:id/page", func(e echo.Context) error {
+		id, err := param(e, "id", catalog.ValidID, "p and 3 to 8 digits")
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
+	})
+	userRoutes(g.Group("/users/:id"), c, func(e echo.Context) (string, error) {
+		id, err := param(e, "id", users.ValidID, "u and 2 to 8 digits")
+		if err != nil {
+			return "", err
+		}
+		return act(e, id)
+	})
+	g.POST("/checkout", func(e echo.Context) error {
+		var body struct {
+			UserID string `json:"user_id"`
+		}
+		if e.Request().ContentLength != 0 {
+			if err := rest.Bind(e, &body); err != nil {
+				return err
+			}
+		}
+		if body.UserID != "" && !users.ValidID(body.UserID) {
+			return problem.Newf(http.StatusBadRequest, "invalid", "user_id %q is not a user id (u and 2 to 8 digits)", body.UserID)
+		}
+		user, err := act(e, body.UserID)
+		if err != nil {
+			return err
+		}
+		return serveCheckout(e, c, user)
+	})
+}
+
+// serveCheckout checks user's cart out, by the request's Idempotency-Key.
+func serveCheckout(e echo.Context, c *composite.Composer, user string) error {
+	key := e.Request().Header.Get("Idempotency-Key")
+	if key != "" && !domain.ValidKey(key) {
+		return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
+	}
+	res, err := c.Checkout(e.Request().Context(), user, key)
+	if err == nil && res.Replayed {
+		e.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	return answer(e, http.StatusCreated)(res, err)
+}
+
+// userRoutes adds a user's dashboard and cart to g, for the user that
+// user names (from the path, or from the session):
+//
+//	GET {g}/dashboard, GET|DELETE {g}/cart, POST {g}/cart/items,
+//	PATCH|DELETE {g}/cart/items/{product_id}, POST {g}/checkout
+func userRoutes(g *echo.Group, c *composite.Composer, user func(echo.Context) (string, error)) {
+	g.POST("/checkout", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return serveCheckout(e, c, id)
+	})
+	g.GET("/dashboard", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id))
+	})
+	g.GET("/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Cart(e.Request().Context(), id))
+	})
+	g.POST("/cart/items", func(e echo.Context) error {
+		var body struct {
+			ProductID string `json:"product_id"`
+			Quantity  int    `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(body.ProductID, body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), composite.CartEdit{UserID: id, ProductID: body.ProductID, Quantity: body.Quantity, Add: true}))
+	})
+	g.PATCH("/cart/items/:product_id", func(e echo.Context) error {
+		var body struct {
+			Quantity int `json:"quantity"`
+		}
+		id, err := user(e)
+		if err == nil {
+			err = rest.Bind(e, &body)
+		}
+		if err == nil {
+			err = checkItem(e.Param("product_id"), body.Quantity)
+		}
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.EditCart(e.Request().Context(), composite.CartEdit{UserID: id, ProductID: e.Param("product_id"), Quantity: body.Quantity}))
+	})
+	g.DELETE("/cart/items/:product_id", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		pid, err := param(e, "product_id", catalog.ValidID, "p and 3 to 8 digits")
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.RemoveFromCart(e.Request().Context(), id, pid))
+	})
+	g.DELETE("/cart", func(e echo.Context) error {
+		id, err := user(e)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.ClearCart(e.Request().Context(), id))
+	})
+}
+
+// answer returns what answers a composite's result: the error, or the
+// result as JSON with status and a Server-Timing header made from its meta.
+func answer(e echo.Context, status int) func(composite.Result, error) error {
+	return func(v composite.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		start, _ := e.Get(startKey).(time.Time)
+		e.Response().Header().Set("Server-Timing", serverTiming(v.Metadata(), time.Since(start)))
+		return e.JSON(status, v)
+	}
+}
+
+const startKey = "atrium.start"
+
+// serverTiming renders meta as a Server-Timing header value, so the
+// sources' timings show in a browser's developer tools.
+func serverTiming(meta orchestration.Meta, total time.Duration) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(meta.Sources)) {
+		s := meta.Sources[name]
+		b.WriteString(name)
+		b.WriteString(";desc=")
+		b.WriteString(string(s.Status))
+		b.WriteString(";dur=")
+		b.WriteString(strconv.FormatFloat(s.DurationMS, 'f', 3, 64))
+		b.WriteString(", ")
+	}
+	b.WriteString("total;dur=")
+	b.WriteString(strconv.FormatFloat(float64(total.Microseconds())/1000, 'f', 3, 64))
+	return b.String()
+}
+
+func param(e echo.Context, name string, valid func(string) bool, want string) (string, error) {
+	v := e.Param(name)
+	if !valid(v) {
+		return "", problem.Newf(http.StatusBadRequest, "invalid", "malformed %s %q: want %s", name, v, want)
+	}
+	return v, nil
+}
+
+func checkItem(productID string, quantity int) error {
+	if !catalog.ValidID(productID) {
+		return problem.Newf(http.StatusBadRequest, "invalid", "product_id %q is not a product id (p and 3 to 8 digits)", productID)
+	}
+	if quantity < 1 || quantity > cart.MaxQuantity {
+		return problem.Newf(http.StatusBadRequest, "invalid", "quantity must be 1 to %d, got %d", cart.MaxQuantity, quantity)
+	}
+	return nil
+}
+
+// problems names the domain errors a composite can answer with.
+var problems = rest.Errors{
+	{Err: catalog.ErrNotFound, Code: "product_not_found"},
+	{Err: composite.ErrNoSuchProduct, Code: "product_not_found"},
+	{Err: users.ErrNotFound, Code: "user_not_found"},
+	{Err: users.ErrBadCredentials, Code: "bad_credentials"},
+	{Err: cart.ErrNotFound, Code: "item_not_in_cart"},
+	{Err: cart.ErrFull, Code: "cart_full"},
+	{Err: composite.ErrExceedsStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrInsufficientStock, Code: "insufficient_stock"},
+	{Err: inventory.ErrNotFound, Code: "not_in_inventory"},
+	{Err: payments.ErrDeclined, Code: "payment_declined"},
+	{Err: composite.ErrEmptyCart, Code: "cart_empty"},
+	{Err: composite.ErrProductGone, Code: "product_gone"},
+	{Err: composite.ErrKeyReused, Code: "idempotency_key_reused"},
+}
+
+// compositeProblem maps a composite's error to its problem. A domain answer keeps its
+// status (a missing product stays a 404); a failed required source is a 504
+// when it timed out, a 503 when its circuit is open, and a 502 otherwise. A
+// failed checkout also names its step and what was undone. It returns nil
+// for errors that are not a composite's.
+func compositeProblem(err error) *problem.Problem {
+	p := sourceProblem(err)
+	var ce *orchestration.SagaError
+	if p != nil && errors.As(err, &ce) {
+		p.Detail = ce.Error()
+		p.Ext = map[string]any{"step": ce.Step, "compensated": nonNil(ce.Compensated), "pending": nonNil(ce.Pending)}
+	}
+	return p
+}
+
+func sourceProblem(err error) *problem.Problem {
+	if p := problems.Problem(err); p != nil {
+		return p
+	}
+	if k := domain.KindOf(err); k != 0 {
+		return problem.New(k.Status(), k.String(), err.Error())
+	}
+	status := orchestration.StatusError
+	var se *orchestration.SourceError
+	var ce *orchestration.SagaError
+	switch {
+	case errors.As(err, &se):
+		status = se.Status
+	case errors.As(err, &ce):
+		status = ce.Meta.Sources[ce.Step].Status
+	default:
+		return nil
+	}
+	switch status {
+	case orchestration.StatusTimeout:
+		return problem.New(http.StatusGatewayTimeout, "source_timeout", err.Error())
+	case orchestration.StatusCircuitOpen:
+		return problem.New(http.StatusServiceUnavailable, "source_circuit_open", err.Error())
+	}
+	return problem.New(http.StatusBadGateway, "source_failed", err.Error())
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,45 @@
+// Package testkit starts the real programs that atrium's tests run against
+// — Chromium, nginx, Redis — from the Debian packages that make test
+// installs, on loopback ports, and stops them when the test ends.
+package testkit
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// Tool returns the path of a program the tests need. Where it is missing
+// the test is skipped, unless ATRIUM_REQUIRE_TOOLS is set (make test sets
+// it, after installing the program), where the test fails instead. A PATH
+// without /usr/sbin still finds nginx.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
+		if _, serr := os.Stat(filepath.Join(dir, name)); err != nil && serr == nil {
+			path, err = filepath.Join(dir, name), nil
+		}
+	}
+	if err != nil {
+		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed", name)
+		}
+		t.Skipf("%s is not installed", name)
+	}
+	return path
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment
+// ago, for a server that must be told its port before it starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

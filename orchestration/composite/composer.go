@@ -1,0 +1,142 @@
+// Package composite holds the store's composites, each in its own file:
+// the product page, the listing, the dashboard, the priced cart and its
+// edits, and the checkout saga. Each is declared with the orchestration
+// engine (a Plan of reads, or a Saga of steps with their undos) against the
+// services' contracts in a services.Set, so the same composite runs over
+// in-process services and over HTTP clients. It knows no HTTP: the edge's
+// handlers (package gateway) serve it.
+package composite
+
+import (
+	"context"
+	"time"
+
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services"
+	"github.com/atrium-bff/atrium/services/users"
+)
+
+// Config tunes the composites. Zero fields take the defaults in brackets.
+type Config struct {
+	// Deadline bounds a whole composite, and is propagated downstream [2s].
+	Deadline time.Duration
+	// CallTimeout bounds each attempt of a downstream call [800ms]; keep it
+	// below Deadline so that a composite can answer partially in time.
+	CallTimeout time.Duration
+	// Retries is how many more attempts a failed read may make [2].
+	// Negative means none.
+	Retries int
+	// CacheTTL is how long answers that change rarely (products, reviews,
+	// users, recommendations) stay fresh in the cache [30s]; stock stays
+	// fresh for at most a second. After that an answer is kept an hour more
+	// to serve when its service fails (stale-if-error).
+	CacheTTL time.Duration
+	// NoCache turns the response cache off (coalescing stays).
+	NoCache bool
+	// Hedge hedges reads [off].
+	Hedge bool
+	// Runtime tunes breakers, retry budgets and the call hook. Its
+	// Services is set to services.Names.
+	Runtime orchestration.RuntimeConfig
+}
+
+// Result is a composite's answer. Metadata returns its _meta: how each
+// source went.
+type Result interface {
+	Metadata() orchestration.Meta
+}
+
+// The composites' answers are Results.
+func (p ProductPage) Metadata() orchestration.Meta { return p.Meta }
+func (l Listing) Metadata() orchestration.Meta     { return l.Meta }
+func (d Dashboard) Metadata() orchestration.Meta   { return d.Meta }
+func (r CartResult) Metadata() orchestration.Meta  { return r.Meta }
+func (c Checkout) Metadata() orchestration.Meta    { return c.Meta }
+
+// Composer serves the composites over a services.Set.
+type Composer struct {
+	svc services.Set
+	cfg Config
+	rt  *orchestration.Runtime
+
+	productPage *orchestration.Plan[pageState]
+	listing     *orchestration.Plan[listingState]
+	dashboard   *orchestration.Plan[dashboardState]
+	cartView    *orchestration.Plan[cartState]
+	editCart    *orchestration.Plan[editState]
+	cartChange  *orchestration.Plan[changeState]
+	checkout    *orchestration.Saga[checkoutState]
+	checkouts   *checkouts
+}
+
+// New returns a Composer over svc.
+func New(svc services.Set, cfg Config) *Composer {
+	if cfg.Deadline == 0 {
+		cfg.Deadline = 2 * time.Second
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 800 * time.Millisecond
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = 30 * time.Second
+	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = 2
+	case cfg.Retries < 0:
+		cfg.Retries = 0
+	}
+	cfg.Runtime.Services = services.Names
+	c := &Composer{svc: svc, cfg: cfg, rt: orchestration.NewRuntime(cfg.Runtime)}
+	c.productPage = c.productPagePlan()
+	c.listing = c.listingPlan()
+	c.dashboard = c.dashboardPlan()
+	c.cartView = c.cartPlan()
+	c.editCart = c.editCartPlan()
+	c.cartChange = c.cartChangePlan()
+	c.checkout = c.checkoutSaga()
+	c.checkouts = newCheckouts()
+	return c
+}
+
+// read is the policy of a read: retried, cached for ttl (and an hour more to
+// serve stale when the service fails), hedged when configured.
+func (c *Composer) read(required bool, ttl time.Duration) orchestration.Policy {
+	if c.cfg.NoCache {
+		ttl = 0
+	}
+	stale := time.Duration(0)
+	if ttl > 0 {
+		stale = time.Hour
+	}
+	return orchestration.Policy{Required: required, Timeout: c.cfg.CallTimeout, Retries: c.cfg.Retries,
+		CacheTTL: ttl, StaleTTL: stale, Hedge: c.cfg.Hedge}
+}
+
+// write is the policy of a call with effects.
+func (c *Composer) write() orchestration.Policy {
+	return orchestration.Policy{Required: true, Timeout: c.cfg.CallTimeout}
+}
+
+// stockTTL is how long a stock level stays fresh: at most a second.
+func (c *Composer) stockTTL() time.Duration { return min(c.cfg.CacheTTL, time.Second) }
+
+// compose runs plan p over s as the composite name, within the composite
+// deadline.
+func compose[S any](ctx context.Context, c *Composer, name string, p *orchestration.Plan[S], s *S) (orchestration.Meta, error) {
+	return orchestration.Compose(ctx, name, c.cfg.Deadline, p, s)
+}
+
+// Authenticate checks a user's credentials with the users service.
+func (c *Composer) Authenticate(ctx context.Context, email, password string) (users.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	return c.svc.Users.Authenticate(ctx, email, password)
+}
+
+// User returns a user's profile.
+func (c *Composer) User(ctx context.Context, id string) (users.User, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
+	defer cancel()
+	return c.svc.Users.User(ctx, id)
+}

@@ -1,0 +1,246 @@
+// Package services is the one table of atrium's domain services: each
+// service's name, its in-process implementation with its HTTP handler, and
+// its HTTP client. Every mode reads it — the monolith opens every service
+// in-process, a service process opens one, the gateway builds a client of
+// each — so adding a service is one row here and its package.
+//
+// The services themselves live in the sub-packages (services/catalog, …),
+// each with its transport in a suffixed sub-package (cataloghttp); they
+// never import each other.
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"slices"
+
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/internal/telemetry"
+	"github.com/atrium-bff/atrium/services/cart"
+	"github.com/atrium-bff/atrium/services/cart/carthttp"
+	"github.com/atrium-bff/atrium/services/catalog"
+	"github.com/atrium-bff/atrium/services/catalog/cataloghttp"
+	"github.com/atrium-bff/atrium/services/fault"
+	"github.com/atrium-bff/atrium/services/inventory"
+	"github.com/atrium-bff/atrium/services/inventory/inventoryhttp"
+	"github.com/atrium-bff/atrium/services/orders"
+	"github.com/atrium-bff/atrium/services/orders/ordershttp"
+	"github.com/atrium-bff/atrium/services/payments"
+	"github.com/atrium-bff/atrium/services/payments/paymentshttp"
+	"github.com/atrium-bff/atrium/services/recommendations"
+	"github.com/atrium-bff/atrium/services/recommendations/recommendationshttp"
+	"github.com/atrium-bff/atrium/services/reviews"
+	"github.com/atrium-bff/atrium/services/reviews/reviewshttp"
+	"github.com/atrium-bff/atrium/services/users"
+	"github.com/atrium-bff/atrium/services/users/usershttp"
+)
+
+// Name is a service's name: its key in the registry, its path in the API
+// proxy (/services/{name}/…), and the label of its breaker and retry budget.
+type Name = string
+
+// The services' names. Code refers to a service by one of these, never by a
+// string literal, so that a typo is a compile error rather than, say, a new
+// circuit breaker; orchestration.RuntimeConfig.Services catches the rest
+// when a plan is built.
+const (
+	Catalog         Name = "catalog"
+	Inventory       Name = "inventory"
+	Reviews         Name = "reviews"
+	Users           Name = "users"
+	Cart            Name = "cart"
+	Orders          Name = "orders"
+	Payments        Name = "payments"
+	Recommendations Name = "recommendations"
+)
+
+// Set holds one implementation of every service's contract: in-process
+// implementations in a monolith, HTTP clients in microservices mode. It is
+// what the composites call.
+type Set struct {
+	Catalog         catalog.Service
+	Inventory       inventory.Service
+	Reviews         reviews.Service
+	Users           users.Service
+	Cart            cart.Service
+	Orders          orders.Service
+	Payments        payments.Service
+	Recommendations recommendations.Service
+}
+
+// service is one row of the table.
+type service struct {
+	name Name
+	// open builds the in-process implementation with its files under
+	// dataDir, stores it in set, and returns its HTTP handler and what
+	// closes its files (nil for none).
+	open func(dataDir string, set *Set) (http.Handler, io.Closer, error)
+	// client stores into set an HTTP client of the service at baseURL.
+	client func(baseURL string, set *Set, opts ...rest.Option)
+}
+
+// table lists every service, in start order.
+var table = []service{
+	row(Catalog,
+		func(string) (catalog.Service, io.Closer, error) { return catalog.New(), nil, nil },
+		cataloghttp.NewHandler, cataloghttp.NewClient, func(s *Set) *catalog.Service { return &s.Catalog }),
+	row(Inventory,
+		func(dir string) (inventory.Service, io.Closer, error) {
+			return closing(inventory.Open(filepath.Join(dir, "inventory.db")))
+		},
+		inventoryhttp.NewHandler, inventoryhttp.NewClient, func(s *Set) *inventory.Service { return &s.Inventory }),
+	row(Reviews,
+		func(string) (reviews.Service, io.Closer, error) { return reviews.New(), nil, nil },
+		reviewshttp.NewHandler, reviewshttp.NewClient, func(s *Set) *reviews.Service { return &s.Reviews }),
+	row(Users,
+		func(string) (users.Service, io.Closer, error) { return users.New(), nil, nil },
+		usershttp.NewHandler, usershttp.NewClient, func(s *Set) *users.Service { return &s.Users }),
+	row(Cart,
+		func(dir string) (cart.Service, io.Closer, error) {
+			return closing(cart.Open(filepath.Join(dir, "cart.db")))
+		},
+		carthttp.NewHandler, carthttp.NewClient, func(s *Set) *cart.Service { return &s.Cart }),
+	row(Orders,
+		func(dir string) (orders.Service, io.Closer, error) {
+			return closing(orders.Open(filepath.Join(dir, "orders.db")))
+		},
+		ordershttp.NewHandler, ordershttp.NewClient, func(s *Set) *orders.Service { return &s.Orders }),
+	row(Payments,
+		func(dir string) (payments.Service, io.Closer, error) {
+			return closing(payments.Open(filepath.Join(dir, "payments.db")))
+		},
+		paymentshttp.NewHandler, paymentshttp.NewClient, func(s *Set) *payments.Service { return &s.Payments }),
+	row(Recommendations,
+		func(string) (recommendations.Service, io.Closer, error) { return recommendations.New(), nil, nil },
+		recommendationshttp.NewHandler, recommendationshttp.NewClient, func(s *Set) *recommendations.Service { return &s.Recommendations }),
+}
+
+// Names lists every service, in start order.
+var Names = func() []Name {
+	names := make([]Name, len(table))
+	for i, s := range table {
+		names[i] = s.name
+	}
+	return names
+}()
+
+// Known reports whether a service is named name.
+func Known(name string) bool { return slices.Contains(Names, name) }
+
+// row makes a table row from a service's constructors: open builds the
+// in-process implementation, handler serves one over HTTP, client calls
+// one, and field says where a Set keeps it.
+func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), handler func(S) http.Handler,
+	client func(baseURL string, opts ...rest.Option) S, field func(*Set) *S) service {
+	return service{
+		name: name,
+		open: func(dataDir string, set *Set) (http.Handler, io.Closer, error) {
+			impl, closer, err := open(dataDir)
+			if err != nil {
+				return nil, nil, fmt.Errorf("open %s: %w", name, err)
+			}
+			*field(set) = impl
+			return handler(impl), closer, nil
+		},
+		client: func(baseURL string, set *Set, opts ...rest.Option) { *field(set) = client(baseURL, opts...) },
+	}
+}
+
+// closing adapts the result of a store's Open: the store is also what
+// closes its files.
+func closing[T io.Closer](s T, err error) (T, io.Closer, error) {
+	if err != nil {
+		return s, nil, err
+	}
+	return s, s, nil
+}
+
+// Remote returns an HTTP client of every service, each addressed by its
+// name (http://catalog) and sent through rt, a transport that resolves the
+// name to a live instance.
+func Remote(rt http.RoundTripper) Set {
+	var set Set
+	for _, s := range table {
+		s.client("http://"+s.name, &set, rest.WithTransport(rt))
+	}
+	return set
+}
+
+// Local is services in-process: a monolith's, or a service process's own.
+type Local struct {
+	// Set has the in-process implementations; the fields of services not
+	// opened are nil.
+	Set Set
+	// Handlers serve each service's HTTP API, by name, behind its faults.
+	Handlers map[Name]http.Handler
+	// Faults are each service's fault injectors; InProcess applies them to
+	// in-process calls.
+	Faults  fault.Local
+	closers []io.Closer
+}
+
+// Open opens the named services in-process (every service when none is
+// named), keeping their files under dataDir.
+func Open(dataDir string, names ...Name) (*Local, error) {
+	if len(names) == 0 {
+		names = Names
+	}
+	l := &Local{Handlers: make(map[Name]http.Handler, len(names)), Faults: fault.Local{}}
+	for _, name := range names {
+		i := slices.IndexFunc(table, func(s service) bool { return s.name == name })
+		if i < 0 {
+			l.Close()
+			return nil, fmt.Errorf("no service named %q; known: %v", name, Names)
+		}
+		h, closer, err := table[i].open(dataDir, &l.Set)
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		if closer != nil {
+			l.closers = append(l.closers, closer)
+		}
+		l.Faults[name] = new(fault.Injector)
+		l.Handlers[name] = l.Faults[name].Middleware(h)
+	}
+	return l, nil
+}
+
+// InProcess is the in-process call boundary of a monolith, for
+// orchestration.RuntimeConfig.InProcess: each call to a service is a span
+// "service <name>", as it is in that service's own process in microservices
+// mode, and passes the service's fault injector first. A nil tracer traces
+// nothing.
+func (l *Local) InProcess(tracer trace.Tracer) func(ctx context.Context, service string, call func(context.Context) error) error {
+	return func(ctx context.Context, service string, call func(context.Context) error) error {
+		if tracer == nil { // no span at all: not even a no-op one's cost
+			if err := l.Faults.Apply(ctx, service); err != nil {
+				return err
+			}
+			return call(ctx)
+		}
+		ctx, span := telemetry.Start(ctx, tracer, "service", service)
+		defer span.End()
+		if err := l.Faults.Apply(ctx, service); err != nil {
+			span.SetStatus(codes.Error, err.Error())
+			return err
+		}
+		return call(ctx)
+	}
+}
+
+// Close closes the services' files.
+func (l *Local) Close() error {
+	var errs []error
+	for _, c := range l.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}

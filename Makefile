@@ -7,6 +7,7 @@ ATRIUM    := $(BIN)/atrium
 ADDR      ?= 127.0.0.1:8080
 REPLICAS  ?=
 STATICCHECK_VERSION := v0.8.2
+DEADCODE_VERSION    := v0.52.0
 export GOTOOLCHAIN := local
 
 .PHONY: run monolith build test setup lint bench fuzz clean docs-assets compare cluster-bench
@@ -19,8 +20,10 @@ run: build
 monolith: build
 	$(ATRIUM) monolith --addr $(ADDR)
 
+## build: bin/atrium (every server role) and bin/atrium-compare (the comparison, apart so that its load
+## generator and charts are not linked into the server)
 build:
-	$(GO) build -o $(ATRIUM) ./cmd/atrium
+	$(GO) build -o $(BIN)/ ./cmd/atrium ./cmd/atrium-compare
 
 ## test: unit, conformance, contract, fuzz-corpus, docs-page and end-to-end tests, with the race detector
 test: setup
@@ -50,14 +53,21 @@ docs-assets:
 		openapi/node_modules/swagger-ui-dist/favicon-32x32.png openapi/docs/
 	cp openapi/node_modules/swagger-ui-dist/LICENSE openapi/docs/swagger-ui-license.txt
 
-## lint: gofmt, go vet and staticcheck, as CI runs them
-lint: $(BIN)/staticcheck
+## lint: gofmt, go vet, staticcheck, the build on macOS and Windows, a tidy go.mod and no dead code, as CI runs them
+lint: $(BIN)/staticcheck $(BIN)/deadcode
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) vet ./...
+	$(GO) mod tidy -diff
+	@dead=$$($(BIN)/deadcode -test ./...); test -z "$$dead" || (echo "unreachable code:"; echo "$$dead"; exit 1)
 
 $(BIN)/staticcheck:
 	GOBIN=$(abspath $(BIN)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(BIN)/deadcode:
+	GOBIN=$(abspath $(BIN)) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
 
 ## bench: the benchmarks, with allocations (not part of make test)
 bench:
@@ -66,7 +76,7 @@ bench:
 ## compare: run both architectures under the same load and write docs/comparison.md (about 3 minutes)
 COMPARE_FLAGS ?=
 compare: build
-	$(ATRIUM) compare --out docs/comparison.md $(COMPARE_FLAGS)
+	$(BIN)/atrium-compare --atrium $(ATRIUM) --out docs/comparison.md $(COMPARE_FLAGS)
 
 ## cluster-bench: kill a cluster worker every second for 20 s under load, and measure what a second worker buys
 cluster-bench:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/registry"
@@ -144,5 +145,65 @@ func BenchmarkValidation(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestProxySurfaceIsDocumented holds the services' declared surfaces and
+// the document together: every route the proxy opens to anyone or to a
+// user's session is documented, with the security its access needs, and
+// every documented proxied operation is a declared route that is not a
+// write.
+func TestProxySurfaceIsDocumented(t *testing.T) {
+	norm := func(path string) string { // "/carts/:user" and "/carts/{id}" are both "/carts/{}"
+		parts := strings.Split(path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") || strings.HasPrefix(p, "{") {
+				parts[i] = "{}"
+			}
+		}
+		return strings.Join(parts, "/")
+	}
+	type doc struct {
+		security []string
+	}
+	docs := map[string]doc{}
+	for path, item := range spec.Doc.Paths.Map() {
+		if !strings.HasPrefix(path, "/services/") {
+			continue
+		}
+		for method, op := range item.Operations() {
+			var sec []string
+			if op.Security != nil {
+				for _, req := range *op.Security {
+					for name := range req {
+						sec = append(sec, name)
+					}
+				}
+			}
+			slices.Sort(sec)
+			docs[method+" "+norm(path)] = doc{sec}
+		}
+	}
+	want := map[rest.Access][]string{rest.Public: nil, rest.Owner: {"adminToken", "session"}, rest.Internal: {"adminToken"}}
+	declared := map[string]bool{}
+	for _, name := range services.Names {
+		for _, r := range services.Surface(name) {
+			key := r.Method + " " + norm("/services/"+name+r.Path)
+			declared[key] = true
+			d, documented := docs[key]
+			switch {
+			case !documented && r.Access != rest.Internal:
+				t.Errorf("%s is %s but not documented", key, r.Access)
+			case documented && r.Access == rest.Internal && r.Method != http.MethodGet:
+				t.Errorf("%s is documented, but a service-to-service write is never proxied", key)
+			case documented && !slices.Equal(d.security, want[r.Access]):
+				t.Errorf("%s is %s: documented with security %v, want %v", key, r.Access, d.security, want[r.Access])
+			}
+		}
+	}
+	for key := range docs {
+		if !declared[key] {
+			t.Errorf("%s is documented but no service declares it", key)
+		}
 	}
 }

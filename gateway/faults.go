@@ -10,6 +10,9 @@ import (
 
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/internal/telemetry"
+	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/fault"
 )
 
@@ -53,10 +56,9 @@ func faultRoutes(g *echo.Group, f Faults) {
 type RemoteFaults struct {
 	// Resolver lists the instances. Required.
 	Resolver balance.Resolver
-	// Services are the names that exist; others are a 404.
-	Services []string
-	// Token is the admin token the instances accept.
-	Token string
+	// Secret is the admin token, from which each service's credential
+	// derives (services.Token).
+	Secret string
 }
 
 // Set implements Faults.
@@ -70,11 +72,7 @@ func (r RemoteFaults) Get(ctx context.Context, service string) (fault.Report, er
 }
 
 func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault.Client) (fault.InstanceFaults, error)) (fault.Report, error) {
-	known := false
-	for _, s := range r.Services {
-		known = known || s == service
-	}
-	if !known {
+	if !services.Known(service) {
 		return fault.Report{}, fmt.Errorf("faults of %q: %w", service, fault.ErrUnknownService)
 	}
 	insts := r.Resolver.Instances(service)
@@ -84,7 +82,7 @@ func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault
 	rep := fault.Report{Service: service, Instances: []fault.InstanceReport{}}
 	var errs []error
 	for _, inst := range insts {
-		got, err := call(fault.NewClient("http://"+inst.HostPort()+"/admin/faults", r.Token))
+		got, err := call(fault.NewClient("http://"+inst.HostPort()+"/admin/faults", services.Token(r.Secret, service)))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", inst.ID, err))
 			continue
@@ -93,4 +91,16 @@ func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault
 		rep.Instances = append(rep.Instances, fault.InstanceReport{ID: got.ID, Calls: got.Calls})
 	}
 	return rep, errors.Join(errs...)
+}
+
+// InstancePeers lists every live instance of reg as a peer of the traces
+// API, with its service's credential derived from secret.
+func InstancePeers(reg *registry.Registry, secret string) telemetry.Peers {
+	return func() []telemetry.Peer {
+		var peers []telemetry.Peer
+		for _, inst := range reg.All() {
+			peers = append(peers, telemetry.Peer{URL: "http://" + inst.HostPort(), Token: services.Token(secret, inst.Service)})
+		}
+		return peers
+	}
 }

@@ -10,22 +10,20 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/session"
-	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
 	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/fault"
 )
 
@@ -104,20 +102,41 @@ func New(cfg Config) *echo.Echo {
 	if proxyTimeout <= 0 {
 		proxyTimeout = 10 * time.Second
 	}
-	e.Any("/services/:name/*", proxyRoute(cfg.Upstreams, cfg.Telemetry, proxyTimeout), validate...)
+	px := &proxy{upstreams: cfg.Upstreams, token: cfg.AdminToken, sessions: cfg.Sessions, tel: cfg.Telemetry,
+		timeout: proxyTimeout, logger: cfg.Logger}
+	e.Any("/services/:name/*", px.handler(), validate...)
 	if cfg.AdminToken != "" {
-		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Registry != nil {
-			registry.Routes(admin.Group("/registry"), cfg.Registry)
+			registry.Routes(e.Group("/admin/registry", validate...), cfg.Registry, registryAuth(cfg.AdminToken))
 		}
+		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Faults != nil {
 			faultRoutes(admin, cfg.Faults)
 		}
 		if cfg.Telemetry != nil {
-			cfg.Telemetry.Routes(admin.Group("/traces"), cfg.TracePeers, cfg.AdminToken)
+			cfg.Telemetry.Routes(admin.Group("/traces"), cfg.TracePeers)
 		}
 	}
 	return e
+}
+
+// registryAuth admits the admin token to the whole registry API, and a
+// service's own credential (services.Token) to registering and
+// deregistering instances of that service.
+func registryAuth(admin string) registry.Authorize {
+	return func(c echo.Context, service string) error {
+		return server.CheckTokens(c, func(got string) bool {
+			switch {
+			case server.SameToken(got, admin):
+				return true
+			case service == registry.AnyService:
+				return slices.ContainsFunc(services.Names, func(n string) bool { return server.SameToken(got, services.Token(admin, n)) })
+			case service != "":
+				return server.SameToken(got, services.Token(admin, service))
+			}
+			return false
+		})
+	}
 }
 
 func mapError(err error) *problem.Problem {
@@ -130,45 +149,4 @@ func mapError(err error) *problem.Problem {
 		return problem.New(http.StatusServiceUnavailable, "no_instance", err.Error())
 	}
 	return nil
-}
-
-// proxyRoute serves /services/{name}/rest by handing the request, with its
-// path cut to /rest, to the upstream of name.
-// proxyGrace is how much longer than the budget it gives a service the
-// proxy waits for the service's own answer.
-const proxyGrace = 250 * time.Millisecond
-
-func proxyRoute(upstreams map[string]http.Handler, tel *telemetry.Telemetry, timeout time.Duration) echo.HandlerFunc {
-	stripped := make(map[string]http.Handler, len(upstreams)) // built once, not per request
-	for name, h := range upstreams {
-		stripped[name] = http.StripPrefix("/services/"+name, h)
-	}
-	return func(c echo.Context) error {
-		name := c.Param("name")
-		h, ok := stripped[name]
-		if !ok {
-			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, strings.Join(sortedKeys(upstreams), ", "))
-		}
-		// The upstream logs and answers with the same request id. It is
-		// told the request's budget (the proxy's timeout, or less if the
-		// client asked for less) and answers a 504 of its own when that
-		// passes; the gateway waits a little longer for that answer
-		// before it gives up on a service that does not answer at all.
-		budget := timeout
-		if ms, err := strconv.ParseInt(c.Request().Header.Get(hop.TimeoutHeader), 10, 64); err == nil && ms > 0 {
-			budget = min(budget, time.Duration(ms)*time.Millisecond)
-		}
-		ctx, cancel := context.WithTimeout(c.Request().Context(), budget+proxyGrace)
-		defer cancel()
-		if tel != nil {
-			var span trace.Span
-			ctx, span = tel.Span(ctx, "proxy", name)
-			defer span.End()
-		}
-		req := c.Request().WithContext(ctx)
-		req.Header.Set(echo.HeaderXRequestID, c.Response().Header().Get(echo.HeaderXRequestID))
-		req.Header.Set(hop.TimeoutHeader, strconv.FormatInt(max(budget.Milliseconds(), 1), 10))
-		h.ServeHTTP(c.Response(), req)
-		return nil
-	}
 }

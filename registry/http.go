@@ -19,26 +19,63 @@ var errs = rest.Errors{
 // Problem maps the registry's errors to problems, for the gateway's error handler.
 var Problem = errs.Problem
 
-// Routes adds the registry API to g, which the caller guards with the admin
-// token:
+// Authorize admits a request to the registry API that acts for instances
+// of service: a registration or deregistration needs the admin credential
+// or that service's own; service "" (listing every instance) needs the
+// admin credential; service AnyService needs either kind.
+type Authorize func(c echo.Context, service string) error
+
+// AnyService asks Authorize for any credential at all: the deregistration
+// of an instance that is not registered (any more) reveals nothing.
+const AnyService = "*"
+
+// Routes adds the registry API to g, each request admitted by auth:
 //
-//	GET    {g}/instances[?service=name]
-//	PUT    {g}/instances/{id}    register or renew; the body is the Instance
-//	DELETE {g}/instances/{id}    deregister
-func Routes(g *echo.Group, r *Registry) {
+//	GET    {g}/instances[?service=name]    admin
+//	PUT    {g}/instances/{id}    register or renew; the body is the Instance: admin or the service's credential
+//	DELETE {g}/instances/{id}    deregister: admin or the service's credential
+//
+// so that a service's credential registers only instances of that service.
+func Routes(g *echo.Group, r *Registry, auth Authorize) {
+	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := auth(c, AnyService); err != nil { // no credential at all: refused before the body is read
+				return err
+			}
+			return next(c)
+		}
+	})
 	g.GET("/instances", func(c echo.Context) error {
+		if err := auth(c, ""); err != nil {
+			return err
+		}
 		if s := c.QueryParam("service"); s != "" {
 			return c.JSON(http.StatusOK, nonNil(r.Instances(s)))
 		}
 		return c.JSON(http.StatusOK, r.All())
 	})
 	g.PUT("/instances/:id", rest.WithBody(http.StatusOK, func(c echo.Context, inst Instance) (Instance, error) {
+		if err := auth(c, inst.Service); err != nil {
+			return Instance{}, err
+		}
+		if old, ok := r.Service(inst.ID); ok && old != inst.Service {
+			if err := auth(c, old); err != nil { // moving an instance to another service takes both
+				return Instance{}, err
+			}
+		}
 		if inst.ID != c.Param("id") {
 			return Instance{}, fmt.Errorf("body id %q differs from path id %q: %w", inst.ID, c.Param("id"), ErrInvalid)
 		}
 		return inst, r.Register(inst)
 	}))
 	g.DELETE("/instances/:id", func(c echo.Context) error {
+		service, ok := r.Service(c.Param("id"))
+		if !ok {
+			service = AnyService
+		}
+		if err := auth(c, service); err != nil {
+			return err
+		}
 		if err := r.Deregister(c.Param("id")); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -51,7 +52,8 @@ var (
 	servicePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
-// Validate checks an instance before it is registered.
+// Validate checks an instance's fields before it is registered; the
+// registry also checks its address against its Networks.
 func (i Instance) Validate() error {
 	switch {
 	case !idPattern.MatchString(i.ID):
@@ -68,6 +70,23 @@ func (i Instance) Validate() error {
 	return nil
 }
 
+// Loopback is the default of Options.Networks: this machine only.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// Options tune a Registry. The zero value takes the defaults in brackets.
+type Options struct {
+	// Networks are where an instance may be: a registration whose address
+	// is an IP outside them is refused, so that the registry cannot be
+	// told to send the gateway's traffic (and its credentials) elsewhere,
+	// such as to a cloud metadata address [Loopback].
+	Networks []netip.Prefix
+	// Hostnames lets an instance register a host name instead of an IP
+	// address; its addresses are then not checked [false].
+	Hostnames bool
+	// Now is the clock that stamps renewals [time.Now]. Tests move it.
+	Now func() time.Time
+}
+
 type entry struct {
 	inst    Instance
 	expires time.Time
@@ -75,8 +94,8 @@ type entry struct {
 
 // Registry holds the live instances. The zero value is not usable; call New.
 type Registry struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl  time.Duration
+	opts Options
 
 	mu      sync.Mutex // guards entries and the snapshot's rebuild
 	entries map[string]entry
@@ -85,18 +104,47 @@ type Registry struct {
 }
 
 // New returns a registry whose registrations expire ttl after their last
-// renewal. Run must run for expired instances to be removed.
-func New(ttl time.Duration) *Registry {
-	return NewWithClock(ttl, time.Now)
-}
+// renewal, with the default Options. Run must run for expired instances to
+// be removed.
+func New(ttl time.Duration) *Registry { return NewWithOptions(ttl, Options{}) }
 
-// NewWithClock is New with the clock that stamps renewals; Sweep is given
-// the time to compare them with. Tests use it to expire instances without
-// waiting.
-func NewWithClock(ttl time.Duration, now func() time.Time) *Registry {
-	r := &Registry{ttl: ttl, now: now, entries: map[string]entry{}}
+// NewWithOptions is New with options.
+func NewWithOptions(ttl time.Duration, opts Options) *Registry {
+	if opts.Networks == nil {
+		opts.Networks = Loopback
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Registry{ttl: ttl, opts: opts, entries: map[string]entry{}}
 	r.snapshot.Store(&map[string][]Instance{})
 	return r
+}
+
+// admits checks an instance's address against the options.
+func (r *Registry) admits(i Instance) error {
+	ip, err := netip.ParseAddr(i.Address)
+	if err != nil {
+		if r.opts.Hostnames {
+			return nil
+		}
+		return fmt.Errorf("address %q is not an IP address (host names are not allowed here): %w", i.Address, ErrInvalid)
+	}
+	ip = ip.Unmap()
+	for _, n := range r.opts.Networks {
+		if n.Contains(ip) {
+			return nil
+		}
+	}
+	return fmt.Errorf("address %s is outside the networks instances may register from (%v): %w", ip, r.opts.Networks, ErrInvalid)
+}
+
+// Service returns the service of the registered instance id, if any.
+func (r *Registry) Service(id string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[id]
+	return e.inst.Service, ok
 }
 
 // TTL returns how long a registration lives without renewal.
@@ -107,10 +155,13 @@ func (r *Registry) Register(inst Instance) error {
 	if err := inst.Validate(); err != nil {
 		return err
 	}
+	if err := r.admits(inst); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old, had := r.entries[inst.ID]
-	r.entries[inst.ID] = entry{inst: inst, expires: r.now().Add(r.ttl)}
+	r.entries[inst.ID] = entry{inst: inst, expires: r.opts.Now().Add(r.ttl)}
 	if !had || !equal(old.inst, inst) {
 		r.rebuild()
 	}
@@ -192,7 +243,7 @@ func (r *Registry) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.Sweep(r.now())
+			r.Sweep(r.opts.Now())
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func TestRegisterExpireDeregister(t *testing.T) {
 	clk := &clock{time.Unix(1_000_000, 0)}
-	r := registry.NewWithClock(time.Minute, clk.now)
+	r := registry.NewWithOptions(time.Minute, registry.Options{Now: clk.now})
 	for _, i := range []registry.Instance{inst("c-2", "catalog", 2), inst("c-1", "catalog", 1), inst("r-1", "reviews", 3)} {
 		if err := r.Register(i); err != nil {
 			t.Fatal(err)
@@ -66,7 +67,7 @@ func TestRegisterExpireDeregister(t *testing.T) {
 
 func TestRenewalKeepsAnInstanceAlive(t *testing.T) {
 	clk := &clock{time.Unix(1_000_000, 0)}
-	r := registry.NewWithClock(time.Minute, clk.now)
+	r := registry.NewWithOptions(time.Minute, registry.Options{Now: clk.now})
 	r.Register(inst("c-1", "catalog", 1))
 	r.Register(inst("c-2", "catalog", 2))
 	clk.t = clk.t.Add(10 * time.Second)
@@ -103,10 +104,10 @@ func TestKeepRegistersThenDeregisters(t *testing.T) {
 			return err
 		}
 	})
-	registry.Routes(e.Group("/admin/registry"), r)
+	registry.Routes(e.Group("/admin/registry"), r, tokens)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	client := registry.NewClient(srv.URL+"/admin/registry", "unused-here")
+	client := registry.NewClient(srv.URL+"/admin/registry", "admin")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -130,5 +131,76 @@ func TestKeepRegistersThenDeregisters(t *testing.T) {
 	}
 	if err := client.Register(context.Background(), inst("bad id", "catalog", 1)); !errors.Is(err, registry.ErrInvalid) {
 		t.Errorf("registering a bad instance over HTTP: err = %v, want ErrInvalid", err)
+	}
+}
+
+func TestRegistrationAddressesAreChecked(t *testing.T) {
+	at := func(addr string) registry.Instance {
+		return registry.Instance{ID: "c-1", Service: "catalog", Address: addr, Port: 9}
+	}
+	def := registry.New(time.Minute)
+	for addr, ok := range map[string]bool{
+		"127.0.0.1": true, "127.5.6.7": true, "::1": true, "::ffff:127.0.0.1": true,
+		"169.254.169.254": false, "10.0.0.5": false, "0.0.0.0": false, "8.8.8.8": false,
+		"localhost": false, "metadata.google.internal": false, "127.0.0.1:80": false,
+	} {
+		if err := def.Register(at(addr)); (err == nil) != ok || err != nil && !errors.Is(err, registry.ErrInvalid) {
+			t.Errorf("default registry, address %q: %v; want ok=%v", addr, err, ok)
+		}
+	}
+	cluster := registry.NewWithOptions(time.Minute, registry.Options{
+		Networks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Hostnames: true})
+	for addr, ok := range map[string]bool{"10.0.0.5": true, "127.0.0.1": false, "169.254.169.254": false, "catalog.svc.local": true} {
+		if err := cluster.Register(at(addr)); (err == nil) != ok {
+			t.Errorf("10.0.0.0/8 with host names, address %q: %v; want ok=%v", addr, err, ok)
+		}
+	}
+}
+
+// tokens admits "admin" everywhere and "catalog-token" for catalog.
+func tokens(c echo.Context, service string) error {
+	return server.CheckTokens(c, func(got string) bool {
+		return got == "admin" || got == "catalog-token" && (service == "catalog" || service == registry.AnyService)
+	})
+}
+
+func TestAServiceCredentialRegistersOnlyItsOwnService(t *testing.T) {
+	r := registry.New(time.Minute)
+	e := server.New(server.Config{MapError: registry.Problem})
+	registry.Routes(e.Group("/admin/registry"), r, tokens)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	ctx := context.Background()
+	asCatalog := registry.NewClient(srv.URL+"/admin/registry", "catalog-token")
+	if err := asCatalog.Register(ctx, inst("c-1", "catalog", 1)); err != nil {
+		t.Fatalf("catalog registering itself: %v", err)
+	}
+	for name, err := range map[string]error{
+		"another service":        asCatalog.Register(ctx, inst("r-1", "reviews", 2)),
+		"moving an instance":     asCatalog.Register(ctx, inst("r-0", "reviews", 3)),
+		"listing every instance": func() error { _, err := asCatalog.Instances(ctx, ""); return err }(),
+		"no credential":          registry.NewClient(srv.URL+"/admin/registry", "").Register(ctx, inst("c-2", "catalog", 4)),
+		"a forged credential":    registry.NewClient(srv.URL+"/admin/registry", "catalog-tokem").Register(ctx, inst("c-2", "catalog", 4)),
+		"the metadata address":   asCatalog.Register(ctx, registry.Instance{ID: "c-3", Service: "catalog", Address: "169.254.169.254", Port: 80}),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	admin := registry.NewClient(srv.URL+"/admin/registry", "admin")
+	if err := admin.Register(ctx, inst("r-0", "reviews", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := asCatalog.Register(ctx, inst("r-0", "catalog", 3)); err == nil {
+		t.Error("catalog's credential took over a reviews instance")
+	}
+	if err := asCatalog.Deregister(ctx, "r-0"); err == nil {
+		t.Error("catalog's credential deregistered a reviews instance")
+	}
+	if err := asCatalog.Deregister(ctx, "c-1"); err != nil {
+		t.Errorf("catalog deregistering itself: %v", err)
+	}
+	if got := ids(r.All()); len(got) != 1 || got[0] != "r-0" {
+		t.Errorf("registered: %v, want r-0 only", got)
 	}
 }

@@ -11,6 +11,9 @@ package services
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -84,42 +87,45 @@ type service struct {
 	open func(dataDir string, set *Set) (http.Handler, io.Closer, error)
 	// client stores into set an HTTP client of the service at baseURL.
 	client func(baseURL string, set *Set, opts ...rest.Option)
+	// surface is each route of the service and who may call it from
+	// outside, as the service declares it.
+	surface rest.Surface
 }
 
 // table lists every service, in start order.
 var table = []service{
 	row(Catalog,
 		func(string) (catalog.Service, io.Closer, error) { return catalog.New(), nil, nil },
-		cataloghttp.NewHandler, cataloghttp.NewClient, func(s *Set) *catalog.Service { return &s.Catalog }),
+		cataloghttp.NewHandler, cataloghttp.NewClient, func(s *Set) *catalog.Service { return &s.Catalog }, cataloghttp.Surface),
 	row(Inventory,
 		func(dir string) (inventory.Service, io.Closer, error) {
 			return closing(inventory.Open(filepath.Join(dir, "inventory.db")))
 		},
-		inventoryhttp.NewHandler, inventoryhttp.NewClient, func(s *Set) *inventory.Service { return &s.Inventory }),
+		inventoryhttp.NewHandler, inventoryhttp.NewClient, func(s *Set) *inventory.Service { return &s.Inventory }, inventoryhttp.Surface),
 	row(Reviews,
 		func(string) (reviews.Service, io.Closer, error) { return reviews.New(), nil, nil },
-		reviewshttp.NewHandler, reviewshttp.NewClient, func(s *Set) *reviews.Service { return &s.Reviews }),
+		reviewshttp.NewHandler, reviewshttp.NewClient, func(s *Set) *reviews.Service { return &s.Reviews }, reviewshttp.Surface),
 	row(Users,
 		func(string) (users.Service, io.Closer, error) { return users.New(), nil, nil },
-		usershttp.NewHandler, usershttp.NewClient, func(s *Set) *users.Service { return &s.Users }),
+		usershttp.NewHandler, usershttp.NewClient, func(s *Set) *users.Service { return &s.Users }, usershttp.Surface),
 	row(Cart,
 		func(dir string) (cart.Service, io.Closer, error) {
 			return closing(cart.Open(filepath.Join(dir, "cart.db")))
 		},
-		carthttp.NewHandler, carthttp.NewClient, func(s *Set) *cart.Service { return &s.Cart }),
+		carthttp.NewHandler, carthttp.NewClient, func(s *Set) *cart.Service { return &s.Cart }, carthttp.Surface),
 	row(Orders,
 		func(dir string) (orders.Service, io.Closer, error) {
 			return closing(orders.Open(filepath.Join(dir, "orders.db")))
 		},
-		ordershttp.NewHandler, ordershttp.NewClient, func(s *Set) *orders.Service { return &s.Orders }),
+		ordershttp.NewHandler, ordershttp.NewClient, func(s *Set) *orders.Service { return &s.Orders }, ordershttp.Surface),
 	row(Payments,
 		func(dir string) (payments.Service, io.Closer, error) {
 			return closing(payments.Open(filepath.Join(dir, "payments.db")))
 		},
-		paymentshttp.NewHandler, paymentshttp.NewClient, func(s *Set) *payments.Service { return &s.Payments }),
+		paymentshttp.NewHandler, paymentshttp.NewClient, func(s *Set) *payments.Service { return &s.Payments }, paymentshttp.Surface),
 	row(Recommendations,
 		func(string) (recommendations.Service, io.Closer, error) { return recommendations.New(), nil, nil },
-		recommendationshttp.NewHandler, recommendationshttp.NewClient, func(s *Set) *recommendations.Service { return &s.Recommendations }),
+		recommendationshttp.NewHandler, recommendationshttp.NewClient, func(s *Set) *recommendations.Service { return &s.Recommendations }, recommendationshttp.Surface),
 }
 
 // Names lists every service, in start order.
@@ -131,16 +137,49 @@ var Names = func() []Name {
 	return names
 }()
 
+// Surface returns who may call each route of the service name from
+// outside; nil for a name that is no service's.
+func Surface(name Name) rest.Surface {
+	if i := slices.IndexFunc(table, func(s service) bool { return s.name == name }); i >= 0 {
+		return table[i].surface
+	}
+	return nil
+}
+
+// Token is the credential of service name, derived from secret (the admin
+// token): the gateway sends it with every call to the service, the service
+// accepts no call without it, and it registers instances of that service
+// only. A service process holds its own token, never the secret, and the
+// secret cannot be worked back from it.
+func Token(secret string, name Name) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("atrium service credential\x00" + name))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Credentials returns the Authorization header value of each service's
+// credential derived from secret, for balance.Transport.Credential; "" for
+// a name that is no service's.
+func Credentials(secret string) func(service string) string {
+	headers := make(map[Name]string, len(table))
+	for _, s := range table {
+		headers[s.name] = "Bearer " + Token(secret, s.name)
+	}
+	return func(service string) string { return headers[service] }
+}
+
 // Known reports whether a service is named name.
 func Known(name string) bool { return slices.Contains(Names, name) }
 
 // row makes a table row from a service's constructors: open builds the
 // in-process implementation, handler serves one over HTTP, client calls
-// one, and field says where a Set keeps it.
+// one, field says where a Set keeps it, and surface is who may call which
+// of its routes from outside.
 func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), handler func(S) http.Handler,
-	client func(baseURL string, opts ...rest.Option) S, field func(*Set) *S) service {
+	client func(baseURL string, opts ...rest.Option) S, field func(*Set) *S, surface rest.Surface) service {
 	return service{
-		name: name,
+		name:    name,
+		surface: surface,
 		open: func(dataDir string, set *Set) (http.Handler, io.Closer, error) {
 			impl, closer, err := open(dataDir)
 			if err != nil {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/services"
 )
 
 // via fetches path with client and returns the status and the instance that
@@ -89,7 +91,7 @@ func TestFailingAndHungInstancesAreAvoided(t *testing.T) {
 
 	// Only the bad instance fails: set its faults through its own admin API.
 	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/admin/faults", bad.Port), strings.NewReader(`{"error_rate":1}`))
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+services.Token(adminToken, "catalog")) // the service's own credential
 	req.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("set faults on %s: %v %v", bad.ID, err, resp)

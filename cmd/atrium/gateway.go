@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -29,6 +31,8 @@ type gatewayFlags struct {
 	ttl            time.Duration
 	balance        string
 	healthInterval time.Duration
+	networks       []netip.Prefix
+	hostnames      bool
 }
 
 func (g *gatewayFlags) flags(name string) *flag.FlagSet {
@@ -37,6 +41,19 @@ func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 	fs.StringVar(&g.balance, "balance", "", "load-balancing policy per service, e.g. catalog=least-conn,cart=sticky: round-robin (default), least-conn, p2c, sticky, hash:<header> (env ATRIUM_BALANCE)")
 	fs.DurationVar(&g.healthInterval, "health-interval", time.Second, "how often every instance's /readyz is checked (env ATRIUM_HEALTH_INTERVAL)")
 	fs.DurationVar(&g.ttl, "registry-ttl", 3*time.Second, "how long a registration lives without renewal (env ATRIUM_REGISTRY_TTL)")
+	g.networks = registry.Loopback
+	fs.Func("registry-networks", "networks service instances may register from, comma-separated CIDRs (default 127.0.0.0/8,::1/128: this machine) (env ATRIUM_REGISTRY_NETWORKS)", func(v string) error {
+		g.networks = nil
+		for _, part := range strings.Split(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(part))
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8", part)
+			}
+			g.networks = append(g.networks, p)
+		}
+		return nil
+	})
+	fs.BoolVar(&g.hostnames, "registry-hostnames", false, "let instances register a host name rather than an IP address (env ATRIUM_REGISTRY_HOSTNAMES)")
 	return fs
 }
 
@@ -69,7 +86,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		return err
 	}
 	defer shutdown(tel)
-	reg := registry.New(g.ttl)
+	reg := registry.NewWithOptions(g.ttl, registry.Options{Networks: g.networks, Hostnames: g.hostnames})
 	go reg.Run(ctx)
 	if err := registry.Observe(tel.Meter, reg, services.Names); err != nil {
 		return err
@@ -86,6 +103,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	go health.Check(ctx, reg.All, g.healthInterval)
 	rt := &balance.Transport{
 		Resolver: reg, Base: tel.Transport(balance.NewPool()), Load: load, Health: health,
+		Credential: services.Credentials(g.token),
 		NewSelector: func(service string) balance.Selector {
 			sel, _ := balance.Policy(policies[service], service, load) // checked by parseBalance
 			return sel
@@ -97,20 +115,14 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
-		Composer:  composite.New(services.Remote(rt), g.policy.config(tel, nil)),
-		Telemetry: tel,
-		Sessions:  sessions,
-		TracePeers: func() []string {
-			var urls []string
-			for _, inst := range reg.All() {
-				urls = append(urls, "http://"+inst.HostPort())
-			}
-			return urls
-		},
+		Composer:     composite.New(services.Remote(rt), g.policy.config(tel, nil)),
+		Telemetry:    tel,
+		Sessions:     sessions,
+		TracePeers:   gateway.InstancePeers(reg, g.token),
 		Upstreams:    upstreams,
 		ProxyTimeout: g.policy.proxyTimeout,
 		Spec:         openapi.MustLoad(),
-		Faults:       gateway.RemoteFaults{Resolver: reg, Services: services.Names, Token: g.token},
+		Faults:       gateway.RemoteFaults{Resolver: reg, Secret: g.token},
 		Ready:        reg.Ready(services.Names),
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())

@@ -78,10 +78,10 @@ var envOptions = []ff.Option{ff.WithEnvVarPrefix("ATRIUM")}
 func root() *ffcli.Command {
 	return &ffcli.Command{
 		Name:       "atrium",
-		ShortUsage: "atrium <up|monolith|gateway|service|cluster|nginx-config> [flags]",
+		ShortUsage: "atrium <up|monolith|gateway|service|cluster|nginx-config|service-token> [flags]",
 		ShortHelp:  "a backend-for-frontend server, as a monolith or as microservices",
 		Subcommands: []*ffcli.Command{
-			upCommand(), monolithCommand(), gatewayCommand(), serviceCommand(), clusterCommand(), nginxConfigCommand(),
+			upCommand(), monolithCommand(), gatewayCommand(), serviceCommand(), clusterCommand(), nginxConfigCommand(), serviceTokenCommand(),
 		},
 		Exec: func(context.Context, []string) error { return flag.ErrHelp },
 	}

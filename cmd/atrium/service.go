@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -23,6 +24,7 @@ func serviceCommand() *ffcli.Command {
 		reg       = fs.String("registry", "", "base URL of the gateway whose registry to join, e.g. http://127.0.0.1:8080 (env ATRIUM_REGISTRY)")
 		advertise = fs.String("advertise", "", "address to register; default: the listen host, or 127.0.0.1 when that is unspecified (env ATRIUM_ADVERTISE)")
 		heartbeat = fs.Duration("heartbeat", time.Second, "how often to renew the registration (env ATRIUM_HEARTBEAT)")
+		token     = fs.String("service-token", "", "this service's credential, which the gateway sends and the registry takes: atrium service-token NAME prints it (env ATRIUM_SERVICE_TOKEN)")
 	)
 	return &ffcli.Command{
 		Name:       "service",
@@ -35,8 +37,11 @@ func serviceCommand() *ffcli.Command {
 				return fmt.Errorf("service: name one service of %v, after the flags", services.Names)
 			}
 			name := args[0]
-			if *reg != "" && c.token == "" {
-				return errors.New("service: --registry needs --admin-token or ATRIUM_ADMIN_TOKEN")
+			if *token == "" && c.token != "" {
+				*token = services.Token(c.token, name) // works, but the process then holds the master token
+			}
+			if *token == "" {
+				return errors.New("service: set --service-token or ATRIUM_SERVICE_TOKEN (atrium service-token NAME prints it): a service answers only the gateway")
 			}
 			local, err := services.Open(c.dataDir, name)
 			if err != nil {
@@ -55,13 +60,35 @@ func serviceCommand() *ffcli.Command {
 			cfg := instance.Config{
 				Service: name, Handler: local.Handlers[name], Faults: local.Faults[name],
 				Listener: ln, Advertise: *advertise, Heartbeat: *heartbeat,
-				AdminToken: c.token, Logger: server.NewLogger(os.Stderr, c.logLevel, name),
+				Token: *token, Logger: server.NewLogger(os.Stderr, c.logLevel, name),
 				Telemetry: tel, Ready: process.Ready,
 			}
 			if *reg != "" {
-				cfg.Registry = registry.NewClient(*reg+"/admin/registry", c.token)
+				cfg.Registry = registry.NewClient(*reg+"/admin/registry", *token)
 			}
 			return instance.Run(ctx, cfg)
+		},
+	}
+}
+
+func serviceTokenCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("atrium service-token", flag.ContinueOnError)
+	secret := fs.String("admin-token", "", "the gateway's admin token, which service credentials derive from (env ATRIUM_ADMIN_TOKEN)")
+	return &ffcli.Command{
+		Name:       "service-token",
+		ShortUsage: "atrium service-token [--admin-token T] <name>",
+		ShortHelp:  "print a service's credential, for atrium service --service-token",
+		FlagSet:    fs,
+		Options:    envOptions,
+		Exec: func(_ context.Context, args []string) error {
+			if len(args) != 1 || !services.Known(args[0]) {
+				return fmt.Errorf("service-token: name one service of %v", services.Names)
+			}
+			if *secret == "" {
+				return errors.New("service-token: set --admin-token or ATRIUM_ADMIN_TOKEN")
+			}
+			fmt.Println(services.Token(*secret, args[0]))
+			return nil
 		},
 	}
 }

@@ -54,7 +54,7 @@ func upCommand() *ffcli.Command {
 						Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
 						Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
 							"--data-dir", g.dataDir, "--log-level", g.logLevel, name},
-						Env: childEnv(g.token, *serviceProcs),
+						Env: childEnv(services.Token(g.token, name), *serviceProcs),
 					})
 				}
 			}
@@ -83,9 +83,10 @@ func upCommand() *ffcli.Command {
 }
 
 // childEnv is what a service process gets besides the supervisor's own
-// environment.
+// environment: its own credential, and not the admin token, even if up's
+// environment has one.
 func childEnv(token string, procs int) []string {
-	env := []string{"ATRIUM_ADMIN_TOKEN=" + token}
+	env := []string{"ATRIUM_SERVICE_TOKEN=" + token, "ATRIUM_ADMIN_TOKEN="}
 	if procs > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(procs))
 	}

@@ -59,6 +59,10 @@ type Transport struct {
 	// Health, when not nil, leaves out instances that are down or ejected,
 	// and learns from every request's outcome.
 	Health *Health
+	// Credential, when not nil, returns the Authorization header sent with
+	// every request to a service, in place of the caller's: how the gateway
+	// authenticates to the service.
+	Credential func(service string) string
 
 	selectors sync.Map // service name → Selector
 }
@@ -111,7 +115,7 @@ func (t *Transport) send(base http.RoundTripper, req *http.Request, inst registr
 		inflight = t.Load.counter(inst.ID)
 		inflight.Add(1)
 	}
-	resp, err := base.RoundTrip(to(req, inst))
+	resp, err := base.RoundTrip(t.to(req, inst))
 	failed := err != nil
 	if err == nil {
 		switch resp.StatusCode {
@@ -155,12 +159,16 @@ func without(pool []registry.Instance, id string) []registry.Instance {
 	return out
 }
 
-// to returns a copy of req addressed to inst.
-func to(req *http.Request, inst registry.Instance) *http.Request {
+// to returns a copy of req addressed to inst, with the service's
+// credential.
+func (t *Transport) to(req *http.Request, inst registry.Instance) *http.Request {
 	hop.Observe(req.Context(), inst.ID)
 	out := req.Clone(req.Context())
 	out.URL.Host = inst.HostPort()
 	out.Host = ""
+	if t.Credential != nil {
+		out.Header.Set("Authorization", t.Credential(inst.Service))
+	}
 	return out
 }
 

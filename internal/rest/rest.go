@@ -82,8 +82,10 @@ func (t Errors) FromProblem(p *problem.Problem) error {
 }
 
 // NewHandler returns an echo instance for a service's routes whose errors
-// answer as problems through t. register adds the routes.
-func NewHandler(t Errors, register func(e *echo.Echo)) http.Handler {
+// answer as problems through t. register adds the routes, which must be
+// exactly those that surface declares: otherwise NewHandler panics, a
+// programming error that every test building the handler catches.
+func NewHandler(t Errors, surface Surface, register func(e *echo.Echo)) http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = func(err error, c echo.Context) {
@@ -107,6 +109,9 @@ func NewHandler(t Errors, register func(e *echo.Echo)) http.Handler {
 		}
 	})
 	register(e)
+	if err := surface.check(e); err != nil {
+		panic(err)
+	}
 	return e
 }
 

@@ -34,7 +34,12 @@ type thing struct {
 func server(t *testing.T, batches *atomic.Int32, budget *atomic.Int64) *rest.Client {
 	t.Helper()
 	valid := func(id string) bool { return strings.HasPrefix(id, "t") }
-	h := rest.NewHandler(table, func(e *echo.Echo) {
+	surface := rest.Surface{
+		{Method: http.MethodGet, Path: "/things", Access: rest.Public},
+		{Method: http.MethodGet, Path: "/things/:id", Access: rest.Public},
+		{Method: http.MethodPost, Path: "/things", Access: rest.Internal},
+	}
+	h := rest.NewHandler(table, surface, func(e *echo.Echo) {
 		e.GET("/things", rest.ByIDs(valid, func(_ context.Context, ids []string) ([]thing, error) {
 			batches.Add(1)
 			out := make([]thing, len(ids))
@@ -152,7 +157,7 @@ func TestBindRefusesWhatIsNotExactlyJSON(t *testing.T) {
 		{"fine", "application/json; charset=utf-8", `{"id":"t1","size":2}`, http.StatusCreated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := rest.NewHandler(table, func(e *echo.Echo) {
+			h := rest.NewHandler(table, rest.Surface{{Method: http.MethodPost, Path: "/things"}}, func(e *echo.Echo) {
 				e.POST("/things", rest.WithBody(http.StatusCreated, func(_ echo.Context, in thing) (thing, error) { return in, nil }))
 			})
 			req := httptest.NewRequest(http.MethodPost, "/things", strings.NewReader(tc.body))
@@ -194,5 +199,55 @@ func TestIDsAndLimit(t *testing.T) {
 		if n != tc.want || (err == nil) != tc.ok {
 			t.Errorf("Limit(%q) = %d, %v; want %d, ok=%v", tc.query, n, err, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestSurfaceMatchesTheServicesRoutes(t *testing.T) {
+	s := rest.Surface{
+		{Method: http.MethodGet, Path: "/products", Access: rest.Public},
+		{Method: http.MethodGet, Path: "/products/:id", Access: rest.Public},
+		{Method: http.MethodGet, Path: "/users/:user/orders", Access: rest.Owner},
+		{Method: http.MethodPost, Path: "/orders", Access: rest.Internal},
+	}
+	for _, tc := range []struct {
+		method, path string
+		want         string // the route's path; "" for no match
+		user         string
+	}{
+		{"GET", "/products", "/products", ""},
+		{"GET", "/products/p001", "/products/:id", ""},
+		{"GET", "/products/", "", ""},
+		{"GET", "/products/p001/x", "", ""},
+		{"POST", "/products", "", ""},
+		{"GET", "/users/u01/orders", "/users/:user/orders", "u01"},
+		{"GET", "/users/../orders", "", ""},
+		{"GET", "/products/./p001", "", ""},
+		{"GET", "/users/u01%2F..%2Fu02/orders", "/users/:user/orders", "u01%2F..%2Fu02"},
+		{"POST", "/orders", "/orders", ""},
+	} {
+		r, user, ok := s.Match(tc.method, tc.path)
+		if ok != (tc.want != "") || r.Path != tc.want || user != tc.user {
+			t.Errorf("Match(%s %s) = %q, %q, %v; want %q, %q", tc.method, tc.path, r.Path, user, ok, tc.want, tc.user)
+		}
+	}
+}
+
+func TestNewHandlerRefusesASurfaceThatDrifted(t *testing.T) {
+	for name, s := range map[string]rest.Surface{
+		"a route not declared":   {{Method: http.MethodGet, Path: "/a"}},
+		"a route not served":     {{Method: http.MethodGet, Path: "/a"}, {Method: http.MethodGet, Path: "/b"}, {Method: http.MethodGet, Path: "/c"}},
+		"an owner without :user": {{Method: http.MethodGet, Path: "/a"}, {Method: http.MethodGet, Path: "/b", Access: rest.Owner}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Error("NewHandler took it")
+				}
+			}()
+			rest.NewHandler(table, s, func(e *echo.Echo) {
+				e.GET("/a", func(echo.Context) error { return nil })
+				e.GET("/b", func(echo.Context) error { return nil })
+			})
+		})
 	}
 }

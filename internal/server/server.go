@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -52,7 +53,7 @@ func New(cfg Config) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger, cfg.MapError)
-	e.Use(middleware.RequestID())
+	e.Use(validRequestID, middleware.RequestID())
 	if cfg.Telemetry != nil {
 		e.Use(cfg.Telemetry.Middleware())
 		e.GET("/metrics", echo.WrapHandler(cfg.Telemetry.MetricsHandler()))
@@ -68,6 +69,35 @@ func New(cfg Config) *echo.Echo {
 		middleware.BodyLimit(cfg.BodyLimit),
 	)
 	return e
+}
+
+// validRequestID drops a client's X-Request-Id that is not 1 to 128 of
+// [A-Za-z0-9._:-], so that a new one is made: a request id is logged and
+// answered on every line, so a client may not make it large or odd.
+func validRequestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header
+		if id := h.Get(echo.HeaderXRequestID); id != "" && !ValidRequestID(id) {
+			h.Del(echo.HeaderXRequestID)
+		}
+		return next(c)
+	}
+}
+
+// ValidRequestID reports whether id may serve as a request id: 1 to 128 of
+// [A-Za-z0-9._:-].
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // AccessLog writes one structured line per request.
@@ -211,15 +241,27 @@ func RequireToken(token string) echo.MiddlewareFunc {
 // <token>", a 401 problem when it carries no Authorization, and a 403 when
 // it carries another one or token is empty (no admin API).
 func CheckToken(c echo.Context, token string) error {
-	got := c.Request().Header.Get(echo.HeaderAuthorization)
-	if got == "" {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium-admin"`)
-		return problem.New(http.StatusUnauthorized, "unauthorized", "the admin API needs an Authorization: Bearer token")
+	return CheckTokens(c, func(got string) bool { return SameToken(got, token) })
+}
+
+// CheckTokens is CheckToken for a request that may carry one of several
+// tokens: ok says whether the bearer token it carries is one.
+func CheckTokens(c echo.Context, ok func(token string) bool) error {
+	got, found := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="atrium"`)
+		return problem.New(http.StatusUnauthorized, "unauthorized", "this route needs an Authorization: Bearer token")
 	}
-	if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+token)) != 1 {
-		return problem.New(http.StatusForbidden, "forbidden", "the admin token is not valid")
+	if !found || !ok(got) {
+		return problem.New(http.StatusForbidden, "forbidden", "the bearer token is not valid here")
 	}
 	return nil
+}
+
+// SameToken compares a token a request carries with the one expected, in
+// constant time; an empty expected token matches nothing.
+func SameToken(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 // Health registers GET /healthz (alive) and GET /readyz (ready when ready

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -51,5 +52,31 @@ func TestHealth(t *testing.T) {
 	notReady = nil
 	if w := get("/readyz"); w.Code != 200 {
 		t.Errorf("readyz when ready = %d", w.Code)
+	}
+}
+
+func TestRequestIDFromTheClientIsBounded(t *testing.T) {
+	e := server.New(server.Config{Logger: slog.New(slog.DiscardHandler)})
+	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	for _, tc := range []struct {
+		sent string
+		kept bool
+	}{
+		{"abc-123_x.y:z", true},
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false},
+		{strings.Repeat("a", 1<<20), false},
+		{"has space", false},
+		{"<script>", false},
+		{"ünï", false},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set(echo.HeaderXRequestID, tc.sent)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		got := w.Header().Get(echo.HeaderXRequestID)
+		if (got == tc.sent) != tc.kept || !server.ValidRequestID(got) {
+			t.Errorf("sent %.20q…: answered %.20q…; want kept=%v and a valid id", tc.sent, got, tc.kept)
+		}
 	}
 }

@@ -18,18 +18,23 @@ import (
 	"github.com/atrium-bff/atrium/internal/rest"
 )
 
-// Peers lists the base URLs of the other processes whose spans belong in a
-// trace (every service instance, for a gateway); nil for none.
-type Peers func() []string
+// Peer is another process whose spans belong in a trace: its base URL and
+// the bearer token its traces API takes.
+type Peer struct {
+	URL, Token string
+}
 
-// Routes serves the traces API at g (which the caller guards with the
-// admin token):
+// Peers lists the peers (every service instance, for a gateway); nil for
+// none.
+type Peers func() []Peer
+
+// Routes serves the traces API at g (which the caller guards):
 //
 //	GET {g}                     recent traces, newest first
 //	GET {g}/{id}                one trace's spans, from this process and its peers
 //	GET {g}/{id}?view=html      the same as a waterfall page
 //	GET {g}/{id}?local=true     this process's spans only (what peers are asked)
-func (t *Telemetry) Routes(g *echo.Group, peers Peers, token string) {
+func (t *Telemetry) Routes(g *echo.Group, peers Peers) {
 	g.GET("", func(c echo.Context) error { return c.JSON(http.StatusOK, t.Ring.Recent()) })
 	g.GET("/:id", func(c echo.Context) error {
 		id := c.Param("id")
@@ -38,7 +43,7 @@ func (t *Telemetry) Routes(g *echo.Group, peers Peers, token string) {
 		}
 		spans := t.Ring.Trace(id)
 		if peers != nil && c.QueryParam("local") != "true" {
-			spans = append(spans, gather(c.Request().Context(), peers(), token, id)...)
+			spans = append(spans, gather(c.Request().Context(), peers(), id)...)
 			sort.Slice(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
 		}
 		if len(spans) == 0 {
@@ -61,15 +66,15 @@ type Trace struct {
 
 // gather asks every peer for its spans of a trace, in parallel; a peer
 // that fails or knows nothing of it adds nothing.
-func gather(ctx context.Context, peers []string, token, id string) []Span {
+func gather(ctx context.Context, peers []Peer, id string) []Span {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	parts := make([][]Span, len(peers))
 	var g errgroup.Group
 	g.SetLimit(16)
-	for i, base := range peers {
+	for i, peer := range peers {
 		g.Go(func() error {
-			c := rest.NewClient(base, nil, rest.WithHeader("Authorization", "Bearer "+token))
+			c := rest.NewClient(peer.URL, nil, rest.WithHeader("Authorization", "Bearer "+peer.Token))
 			tr, err := rest.Get[Trace](ctx, c, "/admin/traces/"+id, map[string][]string{"local": {"true"}})
 			var se *rest.StatusError
 			if err == nil || errors.As(err, &se) {

@@ -7,6 +7,7 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -44,9 +45,10 @@ type Config struct {
 	Registry *registry.Client
 	// Heartbeat is how often the registration is renewed [1s].
 	Heartbeat time.Duration
-	// AdminToken guards /admin/faults and /admin/traces. Empty: no admin
-	// routes.
-	AdminToken string
+	// Token is the service's credential (services.Token): every route but
+	// /healthz, /readyz and /metrics needs it as a bearer token, so that
+	// only the gateway (and the operator) can call the service. Required.
+	Token string
 	// Logger logs the access lines and the lifecycle. If nil, slog.Default().
 	Logger *slog.Logger
 	// Telemetry traces and measures requests. Required.
@@ -92,13 +94,12 @@ func Handler(cfg Config, id string, logger *slog.Logger) http.Handler {
 	})
 	e.Use(server.Deadline())
 	server.Health(e, nil)
-	if cfg.AdminToken != "" {
-		if cfg.Faults != nil {
-			fault.Routes(e.Group("/admin/faults", server.RequireToken(cfg.AdminToken)), id, cfg.Faults)
-		}
-		tel.Routes(e.Group("/admin/traces", server.RequireToken(cfg.AdminToken)), nil, cfg.AdminToken)
+	authed := e.Group("", server.RequireToken(cfg.Token))
+	if cfg.Faults != nil {
+		fault.Routes(authed.Group("/admin/faults"), id, cfg.Faults)
 	}
-	e.Any("/*", echo.WrapHandler(cfg.Handler), func(next echo.HandlerFunc) echo.HandlerFunc {
+	tel.Routes(authed.Group("/admin/traces"), nil)
+	authed.Any("/*", echo.WrapHandler(cfg.Handler), func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ctx, span := tel.Span(c.Request().Context(), "service", cfg.Service)
 			defer span.End()
@@ -112,6 +113,9 @@ func Handler(cfg Config, id string, logger *slog.Logger) http.Handler {
 // Run serves the instance until ctx is done and keeps it registered with
 // cfg.Registry: it deregisters first, then drains.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.Token == "" {
+		return errors.New("instance: a service needs its credential (Token)")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

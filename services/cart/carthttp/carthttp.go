@@ -23,6 +23,16 @@ type quantity struct {
 	Quantity int `json:"quantity"`
 }
 
+// Surface is who may call each route from outside: a user may read their
+// own cart; changes go through the gateway's /api/v1 cart routes, which check
+// the catalog and the stock.
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/carts/:user", Access: rest.Owner},
+	{Method: http.MethodDelete, Path: "/carts/:user", Access: rest.Internal},
+	{Method: http.MethodPut, Path: "/carts/:user/items/:product", Access: rest.Internal},
+	{Method: http.MethodDelete, Path: "/carts/:user/items/:product", Access: rest.Internal},
+}
+
 // NewHandler serves svc:
 //
 //	GET    /carts/{user}
@@ -30,7 +40,7 @@ type quantity struct {
 //	DELETE /carts/{user}/items/{product}
 //	DELETE /carts/{user}
 func NewHandler(svc cart.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/carts/:user", rest.ByParam("user", cart.ValidUserID, svc.Cart))
 		e.DELETE("/carts/:user", rest.ByParam("user", cart.ValidUserID, svc.Clear))
 		e.PUT("/carts/:user/items/:product", rest.WithBody(http.StatusOK, func(c echo.Context, q quantity) (cart.Cart, error) {

@@ -19,13 +19,19 @@ var errs = rest.Errors{
 	{Err: catalog.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: the catalog is public.
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/products", Access: rest.Public},
+	{Method: http.MethodGet, Path: "/products/:id", Access: rest.Public},
+}
+
 // NewHandler serves svc:
 //
 //	GET /products?ids=p001,p002          batch read
 //	GET /products?category=&q=&limit=&cursor=   listing
 //	GET /products/{id}
 func NewHandler(svc catalog.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		batch := rest.ByIDs(catalog.ValidID, svc.Products)
 		e.GET("/products", func(c echo.Context) error {
 			if c.QueryParams().Has("ids") {

@@ -20,6 +20,16 @@ var errs = rest.Errors{
 	{Err: inventory.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: stock levels are
+// public; reservations are the checkout's, service-to-service.
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/stock", Access: rest.Public},
+	{Method: http.MethodGet, Path: "/stock/:id", Access: rest.Public},
+	{Method: http.MethodPost, Path: "/reservations", Access: rest.Internal},
+	{Method: http.MethodPost, Path: "/reservations/:id/commit", Access: rest.Internal},
+	{Method: http.MethodDelete, Path: "/reservations/:id", Access: rest.Internal},
+}
+
 // NewHandler serves svc:
 //
 //	GET    /stock?ids=p001,p002
@@ -28,7 +38,7 @@ var errs = rest.Errors{
 //	POST   /reservations/{id}/commit
 //	DELETE /reservations/{id}       release
 func NewHandler(svc inventory.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/stock", rest.ByIDs(inventory.ValidProductID, svc.Stocks))
 		e.GET("/stock/:id", rest.ByParam("id", inventory.ValidProductID, svc.Stock))
 		e.POST("/reservations", rest.WithBody(http.StatusCreated, func(c echo.Context, req inventory.ReserveRequest) (inventory.Reservation, error) {

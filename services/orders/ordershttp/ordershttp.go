@@ -19,6 +19,15 @@ var errs = rest.Errors{
 	{Err: orders.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: a user may list their
+// own orders; the rest is the checkout's.
+var Surface = rest.Surface{
+	{Method: http.MethodPost, Path: "/orders", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/orders/:id", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/orders", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/users/:user/orders", Access: rest.Owner},
+}
+
 // NewHandler serves svc:
 //
 //	POST /orders                      a NewOrder; 201 with the Order
@@ -26,7 +35,7 @@ var errs = rest.Errors{
 //	GET  /orders?idempotency_key=K
 //	GET  /users/{user}/orders?limit=5
 func NewHandler(svc orders.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.POST("/orders", rest.WithBody(http.StatusCreated, func(c echo.Context, o orders.NewOrder) (orders.Order, error) {
 			return svc.Create(c.Request().Context(), o)
 		}))

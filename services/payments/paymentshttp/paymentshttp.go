@@ -19,6 +19,15 @@ var errs = rest.Errors{
 	{Err: payments.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: none; charges and
+// refunds are the checkout's.
+var Surface = rest.Surface{
+	{Method: http.MethodPost, Path: "/charges", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/charges/:id", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/charges", Access: rest.Internal},
+	{Method: http.MethodPost, Path: "/charges/:id/refund", Access: rest.Internal},
+}
+
 // NewHandler serves svc:
 //
 //	POST /charges                a ChargeRequest; 201 with the Charge
@@ -26,7 +35,7 @@ var errs = rest.Errors{
 //	GET  /charges?idempotency_key=K
 //	POST /charges/{id}/refund
 func NewHandler(svc payments.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.POST("/charges", rest.WithBody(http.StatusCreated, func(c echo.Context, req payments.ChargeRequest) (payments.Charge, error) {
 			return svc.Charge(c.Request().Context(), req)
 		}))

@@ -18,11 +18,17 @@ var errs = rest.Errors{
 	{Err: recommendations.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: recommendations are
+// public.
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/products/:id/recommendations", Access: rest.Public},
+}
+
 // NewHandler serves svc:
 //
 //	GET /products/{id}/recommendations?limit=4
 func NewHandler(svc recommendations.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/products/:id/recommendations", rest.ByParamLimit("id", recommendations.ValidProductID, recommendations.DefaultLimit, recommendations.MaxLimit, svc.ForProduct))
 	})
 }

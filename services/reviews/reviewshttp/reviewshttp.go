@@ -18,13 +18,20 @@ var errs = rest.Errors{
 	{Err: reviews.ErrInvalid, Code: "invalid"},
 }
 
+// Surface is who may call each route from outside: reviews are public.
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/products/:id/reviews", Access: rest.Public},
+	{Method: http.MethodGet, Path: "/products/:id/summary", Access: rest.Public},
+	{Method: http.MethodGet, Path: "/summaries", Access: rest.Public},
+}
+
 // NewHandler serves svc:
 //
 //	GET /products/{id}/reviews?limit=3
 //	GET /products/{id}/summary
 //	GET /summaries?ids=p001,p002
 func NewHandler(svc reviews.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/products/:id/reviews", rest.ByParamLimit("id", reviews.ValidProductID, reviews.DefaultLimit, reviews.MaxLimit, svc.Top))
 		e.GET("/products/:id/summary", rest.ByParam("id", reviews.ValidProductID, svc.Summary))
 		e.GET("/summaries", rest.ByIDs(reviews.ValidProductID, svc.Summaries))

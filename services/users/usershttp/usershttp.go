@@ -24,13 +24,22 @@ type credentials struct {
 	Password string `json:"password"`
 }
 
+// Surface is who may call each route from outside: profiles hold e-mail
+// addresses, and authenticate is a password oracle, so none is public (the
+// gateway's /api/v1/sessions and /api/v1/me are the way in).
+var Surface = rest.Surface{
+	{Method: http.MethodGet, Path: "/users", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/users/:id", Access: rest.Internal},
+	{Method: http.MethodPost, Path: "/authenticate", Access: rest.Internal},
+}
+
 // NewHandler serves svc:
 //
 //	GET /users?ids=u01,u02
 //	GET  /users/{id}
 //	POST /authenticate       {"email": "...", "password": "..."}
 func NewHandler(svc users.Service) http.Handler {
-	return rest.NewHandler(errs, func(e *echo.Echo) {
+	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/users", rest.ByIDs(users.ValidID, svc.Users))
 		e.GET("/users/:id", rest.ByParam("id", users.ValidID, svc.User))
 		e.POST("/authenticate", rest.WithBody(http.StatusOK, func(c echo.Context, cr credentials) (users.User, error) {

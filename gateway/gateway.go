@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -69,16 +71,30 @@ type Config struct {
 	// /docs, and every request to a documented operation is validated
 	// against it.
 	Spec *openapi.Spec
+	// Limits are the abuse limits: requests per client, login attempts,
+	// requests at once.
+	Limits Limits
+	// TrustedProxies are the networks whose X-Forwarded-For the gateway
+	// believes when it tells one client from another (for the limits and
+	// the access log); nil means loopback only (an nginx in front on the
+	// same machine). A client outside them is its connection's address.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the gateway's handler.
 func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	e := server.New(server.Config{
 		Logger:    cfg.Logger,
 		BodyLimit: cfg.BodyLimit,
 		MapError:  mapError,
 		Telemetry: cfg.Telemetry,
 	})
+	e.IPExtractor = clientIP(cfg.TrustedProxies)
+	limits := cfg.Limits.withDefaults()
+	e.Use(shed(limits.MaxInFlight), perClient(limits, cfg.Logger))
 	if cfg.Name != "" {
 		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
@@ -93,10 +109,10 @@ func New(cfg Config) *echo.Echo {
 		cfg.Spec.Routes(e)
 		validate = append(validate, cfg.Spec.Validate())
 	}
-	api := e.Group("/api/v1", validate...)
+	api := e.Group("/api/v1", append([]echo.MiddlewareFunc{csrf}, validate...)...)
 	compositeRoutes(api, cfg.Composer, actingUser(cfg.AdminToken, cfg.Sessions))
 	if cfg.Sessions != nil {
-		sessionRoutes(api, cfg.Sessions, cfg.Composer)
+		sessionRoutes(api, cfg.Sessions, cfg.Composer, limits, cfg.Logger)
 	}
 	proxyTimeout := cfg.ProxyTimeout
 	if proxyTimeout <= 0 {
@@ -118,6 +134,19 @@ func New(cfg Config) *echo.Echo {
 		}
 	}
 	return e
+}
+
+// clientIP tells clients apart by their connection's address, or by the
+// X-Forwarded-For of a proxy in trusted (loopback when nil).
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	opts := []echo.TrustOption{echo.TrustLoopback(true), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	if trusted != nil {
+		opts = []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, p := range trusted {
+			opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // registryAuth admits the admin token to the whole registry API, and a

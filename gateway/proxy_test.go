@@ -2,7 +2,10 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +33,7 @@ func bothModes(t *testing.T) map[string]*echo.Echo {
 }
 
 // login returns the session cookie of user u01.
-func login(t *testing.T, h http.Handler) string {
+func login(t testing.TB, h http.Handler) string {
 	t.Helper()
 	w := do(t, h, "POST", "/api/v1/sessions", `{"email":"ada.lovelace@example.com","password":"atrium-u01"}`)
 	if w.Code != http.StatusCreated {
@@ -122,5 +125,21 @@ func TestProxiedAnswersAreTheGatewaysOwn(t *testing.T) {
 				t.Errorf("a public read: %d %s", w.Code, w.Body)
 			}
 		})
+	}
+}
+
+func TestAFailedUpstreamIsNotDescribed(t *testing.T) {
+	reg := registry.New(time.Minute)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(dead.URL, "http://"))
+	dead.Close() // its port now refuses connections
+	p, _ := strconv.Atoi(port)
+	if err := reg.Register(registry.Instance{ID: "c-1", Service: "catalog", Address: host, Port: p}); err != nil {
+		t.Fatal(err)
+	}
+	w := do(t, microservices(t, reg), "GET", "/services/catalog/products/p001", "")
+	pr := wantProblem(t, w, http.StatusBadGateway)
+	if strings.Contains(w.Body.String(), "dial") || strings.Contains(w.Body.String(), port) || pr.Code != "upstream_failed" {
+		t.Errorf("a refused connection is told to the client: %s", w.Body)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,13 +20,16 @@ import (
 //	POST   /sessions        {"email": "...", "password": "..."}: sets the session cookie
 //	DELETE /sessions        ends the session
 //	GET    /me, and the user routes (dashboard, cart) under /me
-func sessionRoutes(g *echo.Group, store session.Store, comp *composite.Composer) {
+func sessionRoutes(g *echo.Group, store session.Store, comp *composite.Composer, limits Limits, logger *slog.Logger) {
 	g.POST("/sessions", func(c echo.Context) error {
 		var cr struct {
 			Email    string `json:"email"`
 			Password string `json:"password"`
 		}
 		if err := rest.Bind(c, &cr); err != nil {
+			return err
+		}
+		if err := loginLimits(c, limits, cr.Email, logger); err != nil {
 			return err
 		}
 		u, err := comp.Authenticate(c.Request().Context(), cr.Email, cr.Password)

@@ -57,6 +57,7 @@ func startCluster(t *testing.T, workers string) *clusterProc {
 	addr, adm := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cmd := exec.Command(binary, "cluster", "--workers", workers, "--addr", addr, "--admin-addr", adm, "--admin-token", adminToken,
 		"--", "monolith", "--data-dir", t.TempDir(), "--log-level", "warn")
+	cmd.Env = append(os.Environ(), env()...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -48,12 +48,26 @@ type proc struct {
 
 const adminToken = "e2e-admin-token"
 
+// env is what every server of these tests gets besides the tests' own
+// environment: the admin token, and no per-client rate limit, since every
+// request of these tests comes from one address (the tests of the limits
+// set it again).
+func env(more ...string) []string {
+	return append([]string{"ATRIUM_ADMIN_TOKEN=" + adminToken, "ATRIUM_RATE_LIMIT=0"}, more...)
+}
+
 // start runs atrium with args on a free loopback port and waits until it
 // is ready. The process is stopped when the test ends.
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, args...)
+}
+
+// startEnv is start with more environment variables.
+func startEnv(t *testing.T, more []string, args ...string) *proc {
+	t.Helper()
 	args = append(args, "--data-dir", t.TempDir())
-	lp, err := process.Launch(context.Background(), binary, args, []string{"ATRIUM_ADMIN_TOKEN=" + adminToken}, 30*time.Second)
+	lp, err := process.Launch(context.Background(), binary, args, env(more...), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +115,7 @@ func (p *proc) do(t *testing.T, method, path, body string, header ...string) res
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	req.Header.Set("X-Requested-With", "e2e") // as a frontend's fetch would; the hostile tests go without
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

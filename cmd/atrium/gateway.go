@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -43,15 +42,9 @@ func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 	fs.DurationVar(&g.ttl, "registry-ttl", 3*time.Second, "how long a registration lives without renewal (env ATRIUM_REGISTRY_TTL)")
 	g.networks = registry.Loopback
 	fs.Func("registry-networks", "networks service instances may register from, comma-separated CIDRs (default 127.0.0.0/8,::1/128: this machine) (env ATRIUM_REGISTRY_NETWORKS)", func(v string) error {
-		g.networks = nil
-		for _, part := range strings.Split(v, ",") {
-			p, err := netip.ParsePrefix(strings.TrimSpace(part))
-			if err != nil {
-				return fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8", part)
-			}
-			g.networks = append(g.networks, p)
-		}
-		return nil
+		var err error
+		g.networks, err = parseNetworks(v)
+		return err
 	})
 	fs.BoolVar(&g.hostnames, "registry-hostnames", false, "let instances register a host name rather than an IP address (env ATRIUM_REGISTRY_HOSTNAMES)")
 	return fs
@@ -95,6 +88,10 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	if err != nil {
 		return err
 	}
+	limits, err := g.policy.gatewayLimits()
+	if err != nil {
+		return err
+	}
 	policies, err := parseBalance(g.balance)
 	if err != nil {
 		return err
@@ -115,9 +112,10 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
-		Composer:     composite.New(services.Remote(rt), g.policy.config(tel, nil)),
-		Telemetry:    tel,
-		Sessions:     sessions,
+		Composer:  composite.New(services.Remote(rt), g.policy.config(tel, nil)),
+		Telemetry: tel,
+		Sessions:  sessions,
+		Limits:    limits, TrustedProxies: g.policy.trusted,
 		TracePeers:   gateway.InstancePeers(reg, g.token),
 		Upstreams:    upstreams,
 		ProxyTimeout: g.policy.proxyTimeout,
@@ -129,7 +127,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	if err := process.Ready(); err != nil {
 		return err
 	}
-	return server.ServeDrain(ctx, ln, e, process.Grace())
+	return server.ServeWith(ctx, ln, e, server.Options{Grace: process.Grace(), ReadTimeout: g.readTimeout})
 }
 
 // parseBalance reads "catalog=least-conn,cart=sticky" into a policy name per

@@ -39,6 +39,10 @@ func monolithCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
+			limits, err := policy.gatewayLimits()
+			if err != nil {
+				return err
+			}
 			local, err := services.Open(c.dataDir)
 			if err != nil {
 				return err
@@ -51,9 +55,10 @@ func monolithCommand() *ffcli.Command {
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
 				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
-				Composer:     composite.New(local.Set, policy.config(tel, local.InProcess(tel.Tracer))),
-				Telemetry:    tel,
-				Sessions:     sessions,
+				Composer:  composite.New(local.Set, policy.config(tel, local.InProcess(tel.Tracer))),
+				Telemetry: tel,
+				Sessions:  sessions,
+				Limits:    limits, TrustedProxies: policy.trusted,
 				Upstreams:    local.Handlers,
 				ProxyTimeout: policy.proxyTimeout,
 				Spec:         openapi.MustLoad(),
@@ -62,7 +67,7 @@ func monolithCommand() *ffcli.Command {
 			if err := process.Ready(); err != nil {
 				return err
 			}
-			return server.ServeDrain(ctx, ln, e, process.Grace())
+			return server.ServeWith(ctx, ln, e, server.Options{Grace: process.Grace(), ReadTimeout: c.readTimeout})
 		},
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/atrium-bff/atrium/gateway"
+	"github.com/atrium-bff/atrium/gateway/limit"
 	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
@@ -23,6 +27,10 @@ type policyFlags struct {
 	hedge, noCache                                   bool
 	sessions, redisAddr                              string
 	sessionTTL                                       time.Duration
+	limits                                           string
+	rateLimit, rateBurst, loginLimit, maxInFlight    int
+	ratePer                                          time.Duration
+	trusted                                          []netip.Prefix
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -38,6 +46,56 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.sessions, "sessions", "memory", "where login sessions live: memory (this process only) or redis (shared) (env ATRIUM_SESSIONS)")
 	fs.StringVar(&p.redisAddr, "redis-addr", "127.0.0.1:6379", "Redis for --sessions redis (env ATRIUM_REDIS_ADDR)")
 	fs.DurationVar(&p.sessionTTL, "session-ttl", 24*time.Hour, "how long a session lives (env ATRIUM_SESSION_TTL)")
+	fs.StringVar(&p.limits, "limits", "memory", "where the rate limits' budgets live: memory (this process only) or redis (shared by every gateway on --redis-addr) (env ATRIUM_LIMITS)")
+	fs.IntVar(&p.rateLimit, "rate-limit", 100, "requests each client address may make per --rate-per; 0 for no limit (env ATRIUM_RATE_LIMIT)")
+	fs.DurationVar(&p.ratePer, "rate-per", time.Second, "the period of --rate-limit (env ATRIUM_RATE_PER)")
+	fs.IntVar(&p.rateBurst, "rate-burst", 0, "requests a client may make at once; default twice --rate-limit (env ATRIUM_RATE_BURST)")
+	fs.IntVar(&p.loginLimit, "login-limit", 5, "login attempts per minute for one account; each client address gets four times as many; 0 for no limit (env ATRIUM_LOGIN_LIMIT)")
+	fs.IntVar(&p.maxInFlight, "max-inflight", 1024, "requests served at once; more are answered 503 (env ATRIUM_MAX_INFLIGHT)")
+	fs.Func("trusted-proxies", "networks whose X-Forwarded-For tells the client's address, comma-separated CIDRs (default: loopback) (env ATRIUM_TRUSTED_PROXIES)", func(v string) error {
+		var err error
+		p.trusted, err = parseNetworks(v)
+		return err
+	})
+}
+
+// parseNetworks reads comma-separated CIDRs.
+func parseNetworks(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8", part)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// gatewayLimits are the abuse limits the flags choose.
+func (p *policyFlags) gatewayLimits() (gateway.Limits, error) {
+	off := limit.Unlimited()
+	l := gateway.Limits{MaxInFlight: p.maxInFlight, PerClient: off, LoginPerAccount: off, LoginPerAddress: off}
+	if p.rateLimit > 0 {
+		burst := p.rateBurst
+		if burst <= 0 {
+			burst = 2 * p.rateLimit
+		}
+		l.PerClient = limit.Limit{Count: p.rateLimit, Per: p.ratePer, Burst: burst}
+	}
+	if p.loginLimit > 0 {
+		l.LoginPerAccount = limit.Limit{Count: p.loginLimit, Per: time.Minute, Burst: p.loginLimit}
+		l.LoginPerAddress = limit.Limit{Count: 4 * p.loginLimit, Per: time.Minute, Burst: 4 * p.loginLimit}
+	}
+	switch p.limits {
+	case "memory":
+		l.Limiter = new(limit.Memory)
+	case "redis":
+		l.Limiter = limit.NewRedis(redis.NewClient(&redis.Options{Addr: p.redisAddr}))
+	default:
+		return l, fmt.Errorf("--limits %q: want memory or redis", p.limits)
+	}
+	return l, nil
 }
 
 // sessionStore is the session store the flags choose.

@@ -61,7 +61,7 @@ func serviceCommand() *ffcli.Command {
 				Service: name, Handler: local.Handlers[name], Faults: local.Faults[name],
 				Listener: ln, Advertise: *advertise, Heartbeat: *heartbeat,
 				Token: *token, Logger: server.NewLogger(os.Stderr, c.logLevel, name),
-				Telemetry: tel, Ready: process.Ready,
+				Telemetry: tel, Ready: process.Ready, ReadTimeout: c.readTimeout,
 			}
 			if *reg != "" {
 				cfg.Registry = registry.NewClient(*reg+"/admin/registry", *token)

@@ -33,8 +33,11 @@ func TestSessionMatrix(t *testing.T) {
 				gws = append(gws, start(t, "monolith", "--addr", a, "--sessions", tc.sessions, "--redis-addr", redisAddr))
 			}
 			base := startNginx(t, addrs, tc.sticky)
-			resp, err := http.Post(base+"/api/v1/sessions", "application/json",
+			req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/sessions",
 				strings.NewReader(`{"email":"bruno.costa@example.com","password":"atrium-u02"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Requested-With", "e2e")
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil || resp.StatusCode != http.StatusCreated {
 				t.Fatalf("login: %v %v", err, resp)
 			}

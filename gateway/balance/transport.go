@@ -1,7 +1,6 @@
 package balance
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,7 +14,7 @@ import (
 )
 
 // ErrNoInstance reports a service with no live instance.
-var ErrNoInstance = errors.New("no live instance")
+var ErrNoInstance = hop.ErrNoInstance
 
 // Resolver lists the live instances of a service. *registry.Registry is one.
 type Resolver interface {

@@ -6,8 +6,13 @@ package hop
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 )
+
+// ErrNoInstance reports a call to a service that has no live instance: a
+// balancing transport's answer, which every caller may recognise.
+var ErrNoInstance = errors.New("no live instance")
 
 // TimeoutHeader carries a call's remaining deadline downstream, in
 // milliseconds, so that the service gives up its work when its caller has.

@@ -2,11 +2,13 @@ package rest
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -18,8 +20,9 @@ import (
 // Client calls one service's HTTP API and turns its problems back into the
 // service's sentinel errors.
 type Client struct {
-	r    *resty.Client
-	errs Errors
+	r       *resty.Client
+	errs    Errors
+	service string // the host of baseURL, to name in errors
 }
 
 // Option configures a Client.
@@ -39,8 +42,42 @@ func NewClient(baseURL string, errs Errors, opts ...Option) *Client {
 	for _, o := range opts {
 		o(r)
 	}
-	return &Client{r: r, errs: errs}
+	service := baseURL
+	if u, err := url.Parse(baseURL); err == nil && u.Host != "" {
+		service = u.Host
+	}
+	return &Client{r: r, errs: errs, service: service}
 }
+
+// UnreachableError is a call that got no answer from its service. Its
+// message says what happened in words a client may read (it travels into
+// problems and _meta); Err, with the addresses and paths, is for errors.Is
+// and the logs.
+type UnreachableError struct {
+	Service string
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	var what string
+	switch {
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		what = "did not answer in time"
+	case errors.Is(e.Err, context.Canceled):
+		what = "call cancelled"
+	case errors.Is(e.Err, syscall.ECONNREFUSED):
+		what = "could not be reached (connection refused)"
+	case errors.Is(e.Err, syscall.ECONNRESET), errors.Is(e.Err, io.EOF), errors.Is(e.Err, io.ErrUnexpectedEOF):
+		what = "closed the connection without an answer"
+	case errors.Is(e.Err, hop.ErrNoInstance):
+		what = "has no live instance"
+	default:
+		what = "could not be reached"
+	}
+	return e.Service + " " + what
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // Get calls GET path with the query and decodes the JSON answer into a T.
 func Get[T any](ctx context.Context, c *Client, path string, query url.Values) (T, error) {
@@ -84,7 +121,7 @@ func do[T any](ctx context.Context, c *Client, method, path string, query url.Va
 	}
 	resp, err := req.Execute(method, path)
 	if err != nil {
-		return out, fmt.Errorf("%s %s: %w", method, path, err)
+		return out, &UnreachableError{Service: c.service, Err: err}
 	}
 	if resp.IsError() {
 		p, _ := resp.Error().(*problem.Problem)

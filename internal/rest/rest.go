@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -145,6 +146,13 @@ func Bind(c echo.Context, v any) error {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return echo.ErrStatusRequestEntityTooLarge
+		}
+		var netErr net.Error
+		if errors.As(err, &netErr) { // the connection's error names addresses: say what happened instead
+			if netErr.Timeout() {
+				return problem.New(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
+			}
+			return fmt.Errorf("the request body could not be read: %w", ErrInvalid)
 		}
 		return fmt.Errorf("request body is not valid JSON: %s: %w", err.Error(), ErrInvalid)
 	}

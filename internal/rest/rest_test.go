@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,5 +250,26 @@ func TestNewHandlerRefusesASurfaceThatDrifted(t *testing.T) {
 				e.GET("/b", func(echo.Context) error { return nil })
 			})
 		})
+	}
+}
+
+func TestAnUnreachableServiceIsDescribedInWords(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // its port now refuses connections
+	c := rest.NewClient(addr, table)
+	_, err := rest.Get[thing](context.Background(), c, "/things/t1", nil)
+	var ue *rest.UnreachableError
+	if !errors.As(err, &ue) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err = %v, want an UnreachableError wrapping ECONNREFUSED", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "dial") || strings.Contains(msg, "/things") || !strings.HasSuffix(msg, "could not be reached (connection refused)") {
+		t.Errorf("message %q tells the inside", msg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), -time.Second)
+	defer cancel()
+	if _, err := rest.Get[thing](ctx, rest.NewClient("http://catalog", table), "/x", nil); !errors.Is(err, context.DeadlineExceeded) ||
+		err.Error() != "catalog did not answer in time" {
+		t.Errorf("a call past its deadline: %v", err)
 	}
 }

@@ -172,19 +172,41 @@ func toProblem(err error, mapErr func(error) *problem.Problem) *problem.Problem 
 	return problem.New(http.StatusInternalServerError, "internal", "internal server error")
 }
 
+// The limits every atrium server puts on a request: its headers must arrive
+// within ReadHeaderTimeout and may not exceed MaxHeaderBytes (net/http
+// answers 431), and the whole request must arrive within
+// Options.ReadTimeout.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	MaxHeaderBytes    = 32 << 10
+)
+
+// Options tune ServeWith. Zero fields take the defaults in brackets.
+type Options struct {
+	// Grace is how long a server that shares its listening socket with
+	// others (a cluster worker) drains before it shuts down: it stops
+	// accepting and answers with "Connection: close", so that clients move
+	// their keep-alive connections to the other workers [0: none].
+	Grace time.Duration
+	// ReadTimeout bounds the reading of a whole request, body included, so
+	// that a client sending a byte a second is cut off [15s].
+	ReadTimeout time.Duration
+}
+
 // Serve serves h on ln until ctx is done, then shuts down gracefully, giving
 // in-flight requests up to 10 seconds.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	return ServeDrain(ctx, ln, h, 0)
+	return ServeWith(ctx, ln, h, Options{})
 }
 
-// ServeDrain is Serve for a server that shares its listening socket with
-// others (a cluster worker): when ctx is done it first stops accepting and
-// answers with "Connection: close" for the grace period, so that clients
-// move their keep-alive connections to the other workers before this one
-// closes them, then shuts down.
-func ServeDrain(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 90 * time.Second}
+// ServeWith is Serve with options.
+func ServeWith(ctx context.Context, ln net.Listener, h http.Handler, opts Options) error {
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 15 * time.Second
+	}
+	grace := opts.Grace
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: min(ReadHeaderTimeout, opts.ReadTimeout), ReadTimeout: opts.ReadTimeout,
+		MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: 90 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -67,6 +67,8 @@ type Composer struct {
 	cartChange  *orchestration.Plan[changeState]
 	checkout    *orchestration.Saga[checkoutState]
 	checkouts   *checkouts
+	login       *orchestration.Plan[loginState]
+	profile     *orchestration.Plan[profileState]
 }
 
 // New returns a Composer over svc.
@@ -96,6 +98,7 @@ func New(svc services.Set, cfg Config) *Composer {
 	c.cartChange = c.cartChangePlan()
 	c.checkout = c.checkoutSaga()
 	c.checkouts = newCheckouts()
+	c.login, c.profile = c.loginPlan(), c.profilePlan()
 	return c
 }
 
@@ -127,16 +130,48 @@ func compose[S any](ctx context.Context, c *Composer, name string, p *orchestrat
 	return orchestration.Compose(ctx, name, c.cfg.Deadline, p, s)
 }
 
-// Authenticate checks a user's credentials with the users service.
+type loginState struct {
+	email, password string
+	user            users.User
+}
+
+// loginPlan checks credentials with the users service: a call with no
+// retry (a password guess is not repeated), under the composite deadline.
+func (c *Composer) loginPlan() *orchestration.Plan[loginState] {
+	return orchestration.MustPlan(c.rt,
+		orchestration.Do[loginState]{Name: "authenticate", Service: services.Users,
+			Policy: orchestration.Policy{Required: true, Timeout: c.cfg.Deadline},
+			Run: func(ctx context.Context, s *loginState) (err error) {
+				s.user, err = c.svc.Users.Authenticate(ctx, s.email, s.password)
+				return err
+			}})
+}
+
+type profileState struct {
+	id   string
+	user users.User
+}
+
+func (c *Composer) profilePlan() *orchestration.Plan[profileState] {
+	return orchestration.MustPlan(c.rt,
+		orchestration.Fetch[profileState, users.User]{Name: "user", Service: services.Users, Policy: c.read(true, c.cfg.CacheTTL),
+			Key: func(s *profileState) string { return s.id },
+			Get: func(ctx context.Context, s *profileState) (users.User, error) { return c.svc.Users.User(ctx, s.id) },
+			Set: func(s *profileState, v users.User) { s.user = v }})
+}
+
+// Authenticate checks a user's credentials with the users service. Wrong
+// credentials are users.ErrBadCredentials; a users service that fails or
+// is slow is an *orchestration.SourceError, like any required source's.
 func (c *Composer) Authenticate(ctx context.Context, email, password string) (users.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
-	return c.svc.Users.Authenticate(ctx, email, password)
+	s := loginState{email: email, password: password}
+	_, err := compose(ctx, c, "login", c.login, &s)
+	return s.user, err
 }
 
 // User returns a user's profile.
 func (c *Composer) User(ctx context.Context, id string) (users.User, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Deadline)
-	defer cancel()
-	return c.svc.Users.User(ctx, id)
+	s := profileState{id: id}
+	_, err := compose(ctx, c, "profile", c.profile, &s)
+	return s.user, err
 }

@@ -53,6 +53,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Telemetry traces and measures requests. Required.
 	Telemetry *telemetry.Telemetry
+	// ReadTimeout bounds the reading of a whole request [15s].
+	ReadTimeout time.Duration
 	// Ready, if not nil, is called once the instance serves (a cluster
 	// worker tells its cluster).
 	Ready func() error
@@ -128,7 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- server.Serve(serveCtx, cfg.Listener, Handler(cfg, inst.ID, logger)) }()
+	go func() {
+		serveErr <- server.ServeWith(serveCtx, cfg.Listener, Handler(cfg, inst.ID, logger), server.Options{ReadTimeout: cfg.ReadTimeout})
+	}()
 	keepCtx, stopKeeping := context.WithCancel(ctx)
 	defer stopKeeping()
 	kept := make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -19,6 +20,7 @@ var seedJSON []byte
 type Store struct {
 	byID    map[string]User
 	byEmail map[string]account
+	hashing chan struct{} // a slot per password comparison that may run at once
 }
 
 type account struct {
@@ -34,7 +36,8 @@ func New() *Store {
 			PasswordHash string `json:"password_hash"`
 		} `json:"users"`
 	}]("users", seedJSON)
-	s := &Store{byID: make(map[string]User, len(data.Users)), byEmail: make(map[string]account, len(data.Users))}
+	s := &Store{byID: make(map[string]User, len(data.Users)), byEmail: make(map[string]account, len(data.Users)),
+		hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for _, u := range data.Users {
 		s.byID[u.ID] = u.User
 		s.byEmail[strings.ToLower(u.Email)] = account{user: u.User, hash: []byte(u.PasswordHash)}
@@ -68,9 +71,20 @@ const dummyHash = "$2a$10$kKZlde/rrLivDFL37KNXd.xuiEUadtA27dimfGg6xqajGXGvlCdea"
 
 // Authenticate implements Service. The seed users' passwords are
 // "atrium-" and their id ("atrium-u01").
-func (s *Store) Authenticate(_ context.Context, email, password string) (User, error) {
+//
+// A bcrypt comparison costs tens of milliseconds of CPU; at most one per
+// core runs at once, and a call whose context ends while it waits for its
+// turn gives up with the context's error rather than queue past its
+// caller's deadline.
+func (s *Store) Authenticate(ctx context.Context, email, password string) (User, error) {
 	if email == "" || len(email) > 254 || password == "" || len(password) > 72 {
 		return User{}, fmt.Errorf("email and password (up to 72 bytes) are required: %w", ErrInvalid)
+	}
+	select {
+	case s.hashing <- struct{}{}:
+		defer func() { <-s.hashing }()
+	case <-ctx.Done():
+		return User{}, fmt.Errorf("authenticate: waiting for a turn: %w", ctx.Err())
 	}
 	acc, ok := s.byEmail[strings.ToLower(email)]
 	hash := acc.hash

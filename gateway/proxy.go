@@ -197,20 +197,28 @@ func (w *upstreamWriter) Flush() {
 func (w *upstreamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish writes a problem held back, with the client's instance and
-// request id.
+// request id, its members in the usual order.
 func (w *upstreamWriter) finish() {
 	if !w.problem {
 		return
 	}
-	var p map[string]any
-	if json.Unmarshal(w.body.Bytes(), &p) != nil {
-		p = map[string]any{"type": "about:blank", "title": http.StatusText(w.status), "status": w.status}
+	p := problem.New(w.status, "", "")
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(w.body.Bytes(), &fields) == nil {
+		_ = json.Unmarshal(w.body.Bytes(), p) // the members it knows
+		for _, k := range []string{"type", "title", "status", "detail", "instance", "code", "request_id"} {
+			delete(fields, k)
+		}
+		if len(fields) > 0 {
+			p.Ext = make(map[string]any, len(fields))
+			for k, v := range fields {
+				p.Ext[k] = v
+			}
+		}
 	}
-	p["instance"], p["request_id"] = w.path, w.requestID
-	b, _ := json.Marshal(p)
+	p.Status, p.Instance, p.RequestID = w.status, w.path, w.requestID
 	w.Header().Del("Content-Length")
-	w.ResponseWriter.WriteHeader(w.status)
-	_, _ = w.ResponseWriter.Write(append(b, '\n'))
+	problem.Write(w.ResponseWriter, p)
 }
 
 // NewProxy returns the API proxy's upstream for a service whose instances

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -97,11 +98,63 @@ func serveCheckout(e echo.Context, c *composite.Composer, user string) error {
 	if key != "" && !domain.ValidKey(key) {
 		return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
 	}
-	res, err := c.Checkout(e.Request().Context(), user, key)
-	if err == nil && res.Replayed {
-		e.Response().Header().Set("Idempotent-Replayed", "true")
+	ans, err := c.Checkout(e.Request().Context(), user, key)
+	if err != nil {
+		return err
 	}
-	return answer(e, http.StatusCreated)(res, err)
+	h := e.Response().Header()
+	if ans.Replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	if ans.Meta != nil {
+		start, _ := e.Get(startKey).(time.Time)
+		h.Set("Server-Timing", serverTiming(*ans.Meta, time.Since(start)))
+	}
+	if ans.Status >= http.StatusBadRequest { // a problem: this request's path and id
+		p := restamp(ans.Status, ans.Body, e.Request().URL.Path, h.Get(echo.HeaderXRequestID))
+		problem.Write(e.Response(), p)
+		return nil
+	}
+	return e.Blob(ans.Status, echo.MIMEApplicationJSON, ans.Body)
+}
+
+// CheckoutAnswer renders a checkout's result or error as its client is
+// given it, for composite.Config.Answer: 201 and the placed order, or the
+// error's problem, without the request's path and id (restamp adds those to
+// each answer given).
+func CheckoutAnswer(res composite.Checkout, err error) (int, []byte) {
+	if err != nil {
+		p := compositeProblem(err)
+		if p == nil {
+			p = problem.New(http.StatusInternalServerError, "internal", "internal server error")
+		}
+		b, _ := json.Marshal(p)
+		return p.Status, b
+	}
+	b, _ := json.Marshal(res)
+	return http.StatusCreated, b
+}
+
+// restamp returns the problem in body (status, as a service or the saga
+// log gave it) naming this request's path and id, its members in the
+// usual order.
+func restamp(status int, body []byte, path, requestID string) *problem.Problem {
+	p := problem.New(status, "", "")
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) == nil {
+		_ = json.Unmarshal(body, p) // the members it knows
+		for _, k := range []string{"type", "title", "status", "detail", "instance", "code", "request_id"} {
+			delete(fields, k)
+		}
+		if len(fields) > 0 {
+			p.Ext = make(map[string]any, len(fields))
+			for k, v := range fields {
+				p.Ext[k] = v
+			}
+		}
+	}
+	p.Status, p.Instance, p.RequestID = status, path, requestID
+	return p
 }
 
 // userRoutes adds a user's dashboard and cart to g, for the user that
@@ -250,6 +303,7 @@ var problems = rest.Errors{
 	{Err: composite.ErrEmptyCart, Code: "cart_empty"},
 	{Err: composite.ErrProductGone, Code: "product_gone"},
 	{Err: composite.ErrKeyReused, Code: "idempotency_key_reused"},
+	{Err: composite.ErrInProgress, Code: "checkout_in_progress"},
 }
 
 // compositeProblem maps a composite's error to its problem. A domain answer keeps its
@@ -277,6 +331,9 @@ func sourceProblem(err error) *problem.Problem {
 	status := orchestration.StatusError
 	var se *orchestration.SourceError
 	var ce *orchestration.SagaError
+	if errors.Is(err, orchestration.ErrInterrupted) {
+		return problem.New(http.StatusServiceUnavailable, "checkout_interrupted", err.Error())
+	}
 	switch {
 	case errors.As(err, &se):
 		status = se.Status

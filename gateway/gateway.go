@@ -20,6 +20,7 @@ import (
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/openapi"
@@ -129,6 +130,10 @@ func New(cfg Config) *echo.Echo {
 		if cfg.Faults != nil {
 			faultRoutes(admin, cfg.Faults)
 		}
+		admin.GET("/sagas", func(c echo.Context) error {
+			rep, err := cfg.Composer.Runs(c.Request().Context())
+			return rest.Reply(c, http.StatusOK, rep, err)
+		})
 		if cfg.Telemetry != nil {
 			cfg.Telemetry.Routes(admin.Group("/traces"), cfg.TracePeers)
 		}

@@ -75,7 +75,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg composite.Config, more ...fun
 	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
-		Composer:  composite.New(l.Set, cfg),
+		Composer:  composite.New(l.Set, withAnswer(cfg)),
 		Upstreams: l.Handlers,
 	}
 	for _, m := range more {
@@ -103,13 +103,19 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Secret: token},
-		Composer:  composite.New(services.Remote(rt), cfg),
+		Composer:  composite.New(services.Remote(rt), withAnswer(cfg)),
 		Upstreams: upstreams,
 	}
 	for _, m := range more {
 		m(&gc)
 	}
 	return gateway.New(gc)
+}
+
+// withAnswer is cfg with the edge's rendering of a checkout, as cmd wires it.
+func withAnswer(cfg composite.Config) composite.Config {
+	cfg.Answer = gateway.CheckoutAnswer
+	return cfg
 }
 
 // register serves h on a real loopback server and registers it as service.

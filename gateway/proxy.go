@@ -3,7 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
@@ -197,28 +196,13 @@ func (w *upstreamWriter) Flush() {
 func (w *upstreamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish writes a problem held back, with the client's instance and
-// request id, its members in the usual order.
+// request id.
 func (w *upstreamWriter) finish() {
 	if !w.problem {
 		return
 	}
-	p := problem.New(w.status, "", "")
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(w.body.Bytes(), &fields) == nil {
-		_ = json.Unmarshal(w.body.Bytes(), p) // the members it knows
-		for _, k := range []string{"type", "title", "status", "detail", "instance", "code", "request_id"} {
-			delete(fields, k)
-		}
-		if len(fields) > 0 {
-			p.Ext = make(map[string]any, len(fields))
-			for k, v := range fields {
-				p.Ext[k] = v
-			}
-		}
-	}
-	p.Status, p.Instance, p.RequestID = w.status, w.path, w.requestID
 	w.Header().Del("Content-Length")
-	problem.Write(w.ResponseWriter, p)
+	problem.Write(w.ResponseWriter, restamp(w.status, w.body.Bytes(), w.path, w.requestID))
 }
 
 // NewProxy returns the API proxy's upstream for a service whose instances

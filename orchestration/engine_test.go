@@ -391,3 +391,27 @@ func TestHedgingAnswersFromTheFasterAttempt(t *testing.T) {
 		t.Errorf("hedged read: %v, %q, %+v", err, s.vals[0], meta.Sources["h"])
 	}
 }
+
+func TestHealClosesTheBreakerOfAServiceWithANewInstance(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 2, BreakerCooldown: time.Hour})
+	var healthy atomic.Bool
+	call := func(context.Context) (string, error) {
+		if healthy.Load() {
+			return "ok", nil
+		}
+		return "", errBoom
+	}
+	p := plan(t, rt, fetch("x", 0, orchestration.Policy{Required: true}, call))
+	for range 2 {
+		p.Run(context.Background(), &state{})
+	}
+	if rt.BreakerState("svc-x") != "open" {
+		t.Fatalf("breaker %s, want open", rt.BreakerState("svc-x"))
+	}
+	healthy.Store(true) // a new instance
+	rt.Heal("svc-x")
+	var s state
+	if _, err := p.Run(context.Background(), &s); err != nil || s.vals[0] != "ok" {
+		t.Errorf("after Heal: %v, %q; want the call made at once, not after the hour's cooldown", err, s.vals[0])
+	}
+}

@@ -20,6 +20,7 @@ type instruments struct {
 	measured     bool         // false: record no metrics
 	callDuration metric.Float64Histogram
 	cacheLookups metric.Int64Counter
+	recovered    metric.Int64Counter
 
 	mu   sync.RWMutex
 	sets map[attrKey]metric.MeasurementOption
@@ -29,6 +30,7 @@ type instruments struct {
 var (
 	callKeys   = []string{"atrium.source", "atrium.service", "atrium.status"}
 	lookupKeys = []string{"atrium.source", "atrium.cache.result"}
+	sagaKeys   = []string{"atrium.saga", "atrium.direction"}
 )
 
 // attrKey identifies a set of measurement attributes: an instrument's
@@ -75,6 +77,10 @@ func (rt *Runtime) instrument() error {
 	}
 	if rt.ins.cacheLookups, err = m.Int64Counter("atrium.cache.lookups", metric.WithUnit("{lookup}"),
 		metric.WithDescription("Response cache lookups, by source and result (hit, miss, stale).")); err != nil {
+		return err
+	}
+	if rt.ins.recovered, err = m.Int64Counter("atrium.saga.recovered", metric.WithUnit("{run}"),
+		metric.WithDescription("Saga runs taken over from a process that died and driven to their end, by saga and direction.")); err != nil {
 		return err
 	}
 	breakers, err := m.Int64ObservableGauge("atrium.breaker.state",
@@ -150,5 +156,13 @@ func (rt *Runtime) observe(ctx context.Context, name, service string, required b
 func (rt *Runtime) lookedUp(ctx context.Context, source, result string) {
 	if rt.ins.measured {
 		rt.ins.cacheLookups.Add(ctx, 1, rt.ins.attrs(attrKey{"lookup", source, result, ""}, lookupKeys))
+	}
+}
+
+// Recovered counts a run of saga taken over from a dead process and driven
+// in direction (forward or backward).
+func (rt *Runtime) Recovered(ctx context.Context, saga, direction string) {
+	if rt.ins.measured {
+		rt.ins.recovered.Add(ctx, 1, rt.ins.attrs(attrKey{"saga", saga, direction, ""}, sagaKeys))
 	}
 }

@@ -133,6 +133,19 @@ func (rt *Runtime) BreakerState(service string) string {
 	return rt.breaker(service).State().String()
 }
 
+// Heal gives service a new, closed breaker: for a service that has a new
+// instance, which the old one's failures say nothing of. The calls that
+// follow go through at once instead of waiting out the cooldown; if the new
+// instance fails too, the breaker opens again.
+func (rt *Runtime) Heal(service string) {
+	rt.mu.Lock()
+	cb, ok := rt.breakers[service]
+	if ok && cb.State() != gobreaker.StateClosed {
+		delete(rt.breakers, service)
+	}
+	rt.mu.Unlock()
+}
+
 // halfOpenProbes is how many calls a half-open breaker lets through; it
 // closes when they all succeed. More than one, so that a composite that calls
 // a service twice at once (rating and reviews) is not partial on recovery.

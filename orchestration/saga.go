@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -37,6 +38,10 @@ type SagaStep[S any] struct {
 	// harmless.
 	Undo       *Undo[S]
 	UndoUnsure bool
+	// Pivot marks the step after which a run that its process left
+	// unfinished goes forward when resumed: the steps after it are made, not
+	// the steps before undone.
+	Pivot bool
 }
 
 // Undo is a compensating call: idempotent, so it can be retried until it
@@ -127,20 +132,176 @@ func (e *SagaError) Error() string {
 
 func (e *SagaError) Unwrap() error { return e.Err }
 
+// Phases of a step in a SagaRun.
+const (
+	PhaseStarted = "started" // the call is being made: its outcome is not known
+	PhaseDone    = "done"
+	PhaseFailed  = "failed"
+	PhaseUndone  = "undone"  // its undo was made
+	PhasePending = "pending" // its undo could not be made
+)
+
+// Directions a saga run goes in.
+const (
+	Forward  = "forward"
+	Backward = "backward"
+)
+
+// StepRecord is one change of a step in a SagaRun.
+type StepRecord struct {
+	Step  string    `json:"step"`
+	Phase string    `json:"phase"`
+	At    time.Time `json:"at"`
+	Error string    `json:"error,omitempty"`
+}
+
+// SagaRun is the record of one run of a saga, for a durable log: each step's
+// changes in the order they happened, and the direction the run went.
+type SagaRun struct {
+	Records   []StepRecord `json:"records"`
+	Direction string       `json:"direction"`
+}
+
+func (r *SagaRun) note(step, phase string, err error) {
+	rec := StepRecord{Step: step, Phase: phase, At: time.Now().UTC()}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	r.Records = append(r.Records, rec)
+}
+
+// phases returns the last phase of each step.
+func (r *SagaRun) phases() map[string]string {
+	out := make(map[string]string, len(r.Records))
+	for _, rec := range r.Records {
+		out[rec.Step] = rec.Phase
+	}
+	return out
+}
+
+// Journal saves a run, and the saga's state, after every change of the run
+// and before the saga goes on, so that another process can finish a run
+// whose process died (Resume). An error wrapping ErrSagaTaken stops the saga
+// where it is: another process owns the run now. Any other error is the
+// failure of the step about to be made.
+type Journal[S any] func(ctx context.Context, s *S, run *SagaRun) error
+
+// ErrSagaTaken reports a saga run that another process has taken over (its
+// owner was too slow to renew its claim): the owner must stop driving it.
+var ErrSagaTaken = errors.New("the saga run was taken over by another process")
+
+// ErrInterrupted is the cause of a saga that Resume undid: its process
+// stopped before it finished.
+var ErrInterrupted = errors.New("interrupted: the process running it stopped before it finished, so its steps were undone")
+
+// ErrNotYet reports a Resume going forward whose next step failed: the run
+// stays unfinished, to be resumed again later.
+var ErrNotYet = errors.New("the saga could not go forward yet")
+
 // Run runs the steps over s, in order, in a span "composite <name>". It
 // returns the meta of the steps that ran, and a *SagaError when a required
 // step failed.
 func (sg *Saga[S]) Run(ctx context.Context, s *S) (Meta, error) {
+	return sg.RunJournaled(ctx, s, &SagaRun{}, nil)
+}
+
+// RunJournaled is Run noting every step's progress in run (which starts
+// empty), saved by journal as it goes; a nil journal saves nothing.
+func (sg *Saga[S]) RunJournaled(ctx context.Context, s *S, run *SagaRun, j Journal[S]) (Meta, error) {
 	ctx, span := sg.rt.composite(ctx, sg.name)
 	defer span.End()
-	meta := Meta{Sources: make(map[string]Source, len(sg.steps))}
-	var done []*Undo[S] // the undos of the steps made, oldest first
+	return sg.forward(ctx, s, run, j, 0)
+}
+
+// Started reports whether the run has started the step named step.
+func (r *SagaRun) Started(step string) bool {
+	return slices.ContainsFunc(r.Records, func(rec StepRecord) bool { return rec.Step == step })
+}
+
+// Resume finishes a run that its process left unfinished, from its record:
+// forward when the saga's pivot step is done (the remaining steps are made;
+// one that fails leaves the run unfinished, with ErrNotYet), backward
+// otherwise (the steps made, and those of unknown outcome whose undo allows
+// it, are undone; the error then wraps ErrInterrupted). It returns the
+// direction it took.
+func (sg *Saga[S]) Resume(ctx context.Context, s *S, run *SagaRun, j Journal[S]) (Meta, string, error) {
+	ctx, span := sg.rt.composite(ctx, sg.name)
+	defer span.End()
+	phases := run.phases()
+	pivoted, failed := false, ""
 	for _, st := range sg.steps {
+		switch ph := phases[st.Name]; {
+		case ph == PhaseDone && st.Pivot:
+			pivoted = true
+		case ph == PhaseFailed && st.Policy.Required, ph == PhaseUndone, ph == PhasePending:
+			failed = st.Name
+		}
+	}
+	if pivoted && failed == "" && run.Direction != Backward {
+		run.Direction = Forward
+		for i, st := range sg.steps {
+			if phases[st.Name] != PhaseDone {
+				meta, err := sg.forward(ctx, s, run, j, i)
+				return meta, Forward, err
+			}
+		}
+		return Meta{Sources: map[string]Source{}}, Forward, nil
+	}
+	// Backward: the last step started is where it stopped.
+	at := failed
+	switch {
+	case at == "" && len(run.Records) > 0:
+		at = run.Records[len(run.Records)-1].Step
+	case at == "" && len(sg.steps) > 0:
+		at = sg.steps[0].Name
+	}
+	var done []*Undo[S]
+	for _, st := range sg.steps {
+		if st.Undo == nil || phases[st.Undo.Name] == PhaseUndone {
+			continue
+		}
+		switch phases[st.Name] {
+		case PhaseDone:
+			done = append(done, st.Undo)
+		case PhaseStarted, PhaseFailed:
+			if st.UndoUnsure {
+				done = append(done, st.Undo)
+			}
+		}
+	}
+	meta := Meta{Sources: map[string]Source{}}
+	se := sg.fail(ctx, at, ErrInterrupted, done, s, meta, run, j)
+	return se.Meta, Backward, se
+}
+
+// forward runs the steps from the one at index from, noting each in run.
+func (sg *Saga[S]) forward(ctx context.Context, s *S, run *SagaRun, j Journal[S], from int) (Meta, error) {
+	meta := Meta{Sources: make(map[string]Source, len(sg.steps))}
+	resuming := from > 0 || len(run.Records) > 0
+	var done []*Undo[S] // the undos of the steps made, oldest first
+	save := func() error {
+		if j == nil {
+			return nil
+		}
+		return j(ctx, s, run)
+	}
+	for _, st := range sg.steps[from:] {
 		if st.When != nil && !st.When(s) {
 			continue
 		}
-		err := sg.step(ctx, st, s, &meta)
+		run.note(st.Name, PhaseStarted, nil)
+		err := save()
+		if errors.Is(err, ErrSagaTaken) {
+			return meta, err
+		}
+		if err == nil {
+			err = sg.step(ctx, st, s, &meta)
+		}
 		if errors.Is(err, ErrSkipRest) {
+			run.note(st.Name, PhaseDone, nil)
+			if err := save(); errors.Is(err, ErrSagaTaken) {
+				return meta, err
+			}
 			return meta, nil
 		}
 		if err == nil || st.UndoUnsure && !domain.Is(err) {
@@ -148,12 +309,23 @@ func (sg *Saga[S]) Run(ctx context.Context, s *S) (Meta, error) {
 				done = append(done, st.Undo)
 			}
 		}
+		if err == nil {
+			run.note(st.Name, PhaseDone, nil)
+		} else {
+			run.note(st.Name, PhaseFailed, err)
+		}
+		if serr := save(); errors.Is(serr, ErrSagaTaken) {
+			return meta, serr
+		}
 		if err != nil && !st.Policy.Required {
 			meta.Partial = true
 			continue
 		}
+		if err != nil && resuming {
+			return meta, fmt.Errorf("%s at %s: %w: %w", sg.name, st.Name, ErrNotYet, err)
+		}
 		if err != nil {
-			se := sg.fail(ctx, st.Name, err, done, s, meta)
+			se := sg.fail(ctx, st.Name, err, done, s, meta, run, j)
 			return se.Meta, se
 		}
 	}
@@ -184,17 +356,23 @@ func (sg *Saga[S]) step(ctx context.Context, st SagaStep[S], s *S, meta *Meta) e
 
 // fail undoes the steps done, newest first, and returns the failure. An
 // undo is retried until it succeeds or RuntimeConfig.UndoFor runs out; one
-// that cannot be made is reported as pending.
-func (sg *Saga[S]) fail(ctx context.Context, step string, err error, done []*Undo[S], s *S, meta Meta) *SagaError {
+// that cannot be made is reported as pending. Each is noted in run.
+func (sg *Saga[S]) fail(ctx context.Context, step string, err error, done []*Undo[S], s *S, meta Meta, run *SagaRun, j Journal[S]) *SagaError {
 	se := &SagaError{Saga: sg.name, Step: step, Err: err, Meta: meta}
+	run.Direction = Backward
 	for _, u := range slices.Backward(done) {
 		_, span := sg.rt.span(ctx, "compensate", u.Name)
 		uerr := sg.rt.Compensate(u.Service, func(ctx context.Context) error { return u.Do(ctx, s) })
 		span.End()
 		if uerr != nil {
 			se.Pending = append(se.Pending, u.Name)
+			run.note(u.Name, PhasePending, uerr)
 		} else {
 			se.Compensated = append(se.Compensated, u.Name)
+			run.note(u.Name, PhaseUndone, nil)
+		}
+		if j != nil {
+			_ = j(ctx, s, run) // a journal that failed keeps the run for recovery, which undoes again: undos are idempotent
 		}
 	}
 	se.Meta.Partial = true

@@ -3,6 +3,7 @@ package orchestration_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -129,5 +130,98 @@ func TestNewSagaChecksItsSteps(t *testing.T) {
 		if _, err := orchestration.NewSaga(rt, "test", steps...); err == nil {
 			t.Errorf("%s: NewSaga took it", name)
 		}
+	}
+}
+
+// journal keeps what a journal would save: the run after each change.
+type journal struct{ saved []orchestration.SagaRun }
+
+func (j *journal) save(_ context.Context, _ *ledger, run *orchestration.SagaRun) error {
+	j.saved = append(j.saved, orchestration.SagaRun{Records: slices.Clone(run.Records), Direction: run.Direction})
+	return nil
+}
+
+// crashAfter returns the run as it was saved after n changes: what a log
+// holds when the process dies then.
+func (j *journal) crashAfter(n int) *orchestration.SagaRun {
+	r := j.saved[n-1]
+	return &r
+}
+
+func TestSagaJournalsEveryChange(t *testing.T) {
+	var j journal
+	sg := orchestration.MustSaga(orchestration.NewRuntime(orchestration.RuntimeConfig{}), "test",
+		step("a", nil, true), step("b", errBoom, false))
+	_, err := sg.RunJournaled(context.Background(), &ledger{}, &orchestration.SagaRun{}, j.save)
+	if err == nil {
+		t.Fatal("want b's failure")
+	}
+	var got []string
+	for _, r := range j.saved[len(j.saved)-1].Records {
+		got = append(got, r.Step+":"+r.Phase)
+	}
+	if want := []string{"a:started", "a:done", "b:started", "b:failed", "undo_a:undone"}; !slices.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+	if len(j.saved) != 5 || j.saved[4].Direction != orchestration.Backward {
+		t.Errorf("%d saves, last direction %q; want one per change, backward", len(j.saved), j.saved[4].Direction)
+	}
+}
+
+func TestResumeGoesForwardPastThePivotAndBackBeforeIt(t *testing.T) {
+	pivot := step("commit", nil, false)
+	pivot.Pivot = true
+	unsure := step("charge", nil, true)
+	unsure.UndoUnsure = true
+	steps := []orchestration.SagaStep[ledger]{step("reserve", nil, true), unsure, pivot, step("order", nil, false)}
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	sg := orchestration.MustSaga(rt, "test", steps...)
+	var j journal
+	if _, err := sg.RunJournaled(context.Background(), &ledger{}, &orchestration.SagaRun{}, j.save); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		saves  int // the changes saved before the crash
+		dir    string
+		ran    []string
+		target error
+	}{
+		{"died after the commit", 6, orchestration.Forward, []string{"order"}, nil},
+		{"died while ordering", 7, orchestration.Forward, []string{"order"}, nil},
+		{"died while charging", 3, orchestration.Backward, []string{"undo charge", "undo reserve"}, orchestration.ErrInterrupted},
+		{"died after reserving", 2, orchestration.Backward, []string{"undo reserve"}, orchestration.ErrInterrupted},
+		{"died while committing", 5, orchestration.Backward, []string{"undo charge", "undo reserve"}, orchestration.ErrInterrupted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l ledger
+			_, dir, err := sg.Resume(context.Background(), &l, j.crashAfter(tc.saves), nil)
+			if dir != tc.dir || !slices.Equal(l.log, tc.ran) || !errors.Is(err, tc.target) && (err != nil || tc.target != nil) {
+				t.Errorf("went %s, ran %v, err %v; want %s, %v, %v", dir, l.log, err, tc.dir, tc.ran, tc.target)
+			}
+		})
+	}
+	// Forward, the next step failing leaves the run for later.
+	failing := slices.Clone(steps)
+	failing[3] = step("order", errBoom, false)
+	_, dir, err := orchestration.MustSaga(rt, "test", failing...).Resume(context.Background(), &ledger{}, j.crashAfter(6), nil)
+	if dir != orchestration.Forward || !errors.Is(err, orchestration.ErrNotYet) {
+		t.Errorf("forward past a failing step: %s, %v; want forward and ErrNotYet", dir, err)
+	}
+}
+
+func TestATakenSagaStopsWhereItIs(t *testing.T) {
+	saves := 0
+	taken := func(context.Context, *ledger, *orchestration.SagaRun) error {
+		if saves++; saves > 2 {
+			return fmt.Errorf("log: %w", orchestration.ErrSagaTaken)
+		}
+		return nil
+	}
+	var l ledger
+	_, err := orchestration.MustSaga(orchestration.NewRuntime(orchestration.RuntimeConfig{}), "test",
+		step("a", nil, true), step("b", nil, true), step("c", nil, true)).RunJournaled(context.Background(), &l, &orchestration.SagaRun{}, taken)
+	if !errors.Is(err, orchestration.ErrSagaTaken) || !slices.Equal(l.log, []string{"a"}) {
+		t.Errorf("err %v, ran %v; want a only, and the saga taken, with nothing undone", err, l.log)
 	}
 }

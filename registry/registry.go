@@ -85,6 +85,10 @@ type Options struct {
 	Hostnames bool
 	// Now is the clock that stamps renewals [time.Now]. Tests move it.
 	Now func() time.Time
+	// OnNew, when not nil, is told of every instance registered under an id
+	// the registry did not hold (a new or restarted instance), after the
+	// registry holds it.
+	OnNew func(Instance)
 }
 
 type entry struct {
@@ -159,11 +163,14 @@ func (r *Registry) Register(inst Instance) error {
 		return err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	old, had := r.entries[inst.ID]
 	r.entries[inst.ID] = entry{inst: inst, expires: r.opts.Now().Add(r.ttl)}
 	if !had || !equal(old.inst, inst) {
 		r.rebuild()
+	}
+	r.mu.Unlock()
+	if !had && r.opts.OnNew != nil {
+		r.opts.OnNew(inst)
 	}
 	return nil
 }

@@ -79,7 +79,11 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		return err
 	}
 	defer shutdown(tel)
-	reg := registry.NewWithOptions(g.ttl, registry.Options{Networks: g.networks, Hostnames: g.hostnames})
+	// A new or restarted instance gets its service a fresh breaker, so that
+	// checkouts reach it at once rather than after the cooldown.
+	var comp *composite.Composer
+	reg := registry.NewWithOptions(g.ttl, registry.Options{Networks: g.networks, Hostnames: g.hostnames,
+		OnNew: func(inst registry.Instance) { comp.Heal(inst.Service) }})
 	go reg.Run(ctx)
 	if err := registry.Observe(tel.Meter, reg, services.Names); err != nil {
 		return err
@@ -106,13 +110,19 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 			return sel
 		},
 	}
+	name := fmt.Sprintf("gateway-%d", os.Getpid())
+	comp, closer, err := g.policy.composer(ctx, services.Remote(rt), g.dataDir, name, tel, logger, nil)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
 	upstreams := map[string]http.Handler{}
 	for _, name := range services.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, logger)
 	}
 	e := gateway.New(gateway.Config{
-		Logger: logger, AdminToken: g.token, Registry: reg, Name: fmt.Sprintf("gateway-%d", os.Getpid()),
-		Composer:  composite.New(services.Remote(rt), g.policy.config(tel, nil)),
+		Logger: logger, AdminToken: g.token, Registry: reg, Name: name,
+		Composer:  comp,
 		Telemetry: tel,
 		Sessions:  sessions,
 		Limits:    limits, TrustedProxies: g.policy.trusted,

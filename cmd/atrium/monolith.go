@@ -10,7 +10,6 @@ import (
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/openapi"
-	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/services"
 )
@@ -48,14 +47,20 @@ func monolithCommand() *ffcli.Command {
 				return err
 			}
 			defer local.Close()
+			name := fmt.Sprintf("monolith-%d", os.Getpid())
+			comp, closer, err := policy.composer(ctx, local.Set, c.dataDir, name, tel, logger, local.InProcess(tel.Tracer))
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
 			ln, err := process.Listen(c.addr)
 			if err != nil {
 				return err
 			}
 			logger.Info("monolith listening", "addr", ln.Addr().String())
 			e := gateway.New(gateway.Config{
-				Logger: logger, AdminToken: c.token, Name: fmt.Sprintf("monolith-%d", os.Getpid()),
-				Composer:  composite.New(local.Set, policy.config(tel, local.InProcess(tel.Tracer))),
+				Logger: logger, AdminToken: c.token, Name: name,
+				Composer:  comp,
 				Telemetry: tel,
 				Sessions:  sessions,
 				Limits:    limits, TrustedProxies: policy.trusted,

@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,6 +19,8 @@ import (
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/orchestration/sagalog"
+	"github.com/atrium-bff/atrium/services"
 )
 
 // policyFlags are the orchestration policies of a server that composes
@@ -30,6 +35,7 @@ type policyFlags struct {
 	limits                                           string
 	rateLimit, rateBurst, loginLimit, maxInFlight    int
 	ratePer                                          time.Duration
+	sagaLease, recoverEvery                          time.Duration
 	trusted                                          []netip.Prefix
 }
 
@@ -51,6 +57,8 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.ratePer, "rate-per", time.Second, "the period of --rate-limit (env ATRIUM_RATE_PER)")
 	fs.IntVar(&p.rateBurst, "rate-burst", 0, "requests a client may make at once; default twice --rate-limit (env ATRIUM_RATE_BURST)")
 	fs.IntVar(&p.loginLimit, "login-limit", 5, "login attempts per minute for one account; each client address gets four times as many; 0 for no limit (env ATRIUM_LOGIN_LIMIT)")
+	fs.DurationVar(&p.sagaLease, "saga-lease", 5*time.Second, "how long a gateway's claim on a checkout it runs lives unless renewed; past it, another gateway finishes the checkout (env ATRIUM_SAGA_LEASE)")
+	fs.DurationVar(&p.recoverEvery, "recover-every", 2*time.Second, "how often unfinished checkouts whose gateway died are looked for (env ATRIUM_RECOVER_EVERY)")
 	fs.IntVar(&p.maxInFlight, "max-inflight", 1024, "requests served at once; more are answered 503 (env ATRIUM_MAX_INFLIGHT)")
 	fs.Func("trusted-proxies", "networks whose X-Forwarded-For tells the client's address, comma-separated CIDRs (default: loopback) (env ATRIUM_TRUSTED_PROXIES)", func(v string) error {
 		var err error
@@ -109,17 +117,29 @@ func (p *policyFlags) sessionStore() (session.Store, error) {
 	return nil, fmt.Errorf("--sessions %q: want memory or redis", p.sessions)
 }
 
-func (p *policyFlags) config(tel *telemetry.Telemetry, inProcess func(ctx context.Context, service string, call func(context.Context) error) error) composite.Config {
+// composer builds the composites over set with the flags' policies, and
+// the checkout's saga log in dataDir (shared by every gateway on it), whose
+// unfinished runs it recovers until ctx ends. owner names this process in
+// the log. It returns what closes the log.
+func (p *policyFlags) composer(ctx context.Context, set services.Set, dataDir, owner string, tel *telemetry.Telemetry, logger *slog.Logger,
+	inProcess func(ctx context.Context, service string, call func(context.Context) error) error) (*composite.Composer, io.Closer, error) {
+	log, err := sagalog.Open(filepath.Join(dataDir, "sagas.db"))
+	if err != nil {
+		return nil, nil, err
+	}
 	retries := p.retries
 	if retries == 0 {
 		retries = -1 // the flag's 0 means none; the Config's 0 means the default
 	}
-	return composite.Config{
+	c := composite.New(set, composite.Config{
 		Deadline: p.deadline, CallTimeout: p.callTimeout, Retries: retries,
 		CacheTTL: p.cacheTTL, NoCache: p.noCache, Hedge: p.hedge,
 		Runtime: orchestration.RuntimeConfig{
 			BreakerFailures: uint32(max(p.breakerFailures, 1)), BreakerCooldown: p.breakerCooldown, InProcess: inProcess,
 			Tracer: tel.Tracer, Meter: tel.Meter,
 		},
-	}
+		Log: log, Owner: owner, Lease: p.sagaLease, Answer: gateway.CheckoutAnswer, Logger: logger,
+	})
+	go c.Recover(ctx, p.recoverEvery)
+	return c, log, nil
 }

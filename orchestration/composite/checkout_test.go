@@ -33,7 +33,7 @@ func TestCheckoutSellsTheStock(t *testing.T) {
 	ctx := context.Background()
 	svc := localServices(t)
 	before := fillCart(t, svc, "u05", "p002", 2)
-	out, err := composite.New(svc, composite.Config{}).Checkout(ctx, "u05", "sells-1")
+	out, err := checkout(composite.New(svc, composite.Config{}), "u05", "sells-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestCheckoutUndoesAFailureAfterTheCommit(t *testing.T) {
 			before := fillCart(t, svc, "u06", "p003", 1)
 			broken := svc
 			tc.breakIt(&broken)
-			_, err := composite.New(broken, composite.Config{}).Checkout(ctx, "u06", "undo-1")
+			_, err := checkout(composite.New(broken, composite.Config{}), "u06", "undo-1")
 			var ce *orchestration.SagaError
 			if !errors.As(err, &ce) || ce.Step != tc.step {
 				t.Fatalf("err = %v, want a checkout error at %s", err, tc.step)
@@ -108,7 +108,7 @@ func TestCheckoutRetryAfterACrashReusesTheKeysReservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The client retries with the same key.
-	out, err := composite.New(svc, composite.Config{}).Checkout(ctx, "u07", "crash-1")
+	out, err := checkout(composite.New(svc, composite.Config{}), "u07", "crash-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +129,26 @@ func TestCheckoutKeyOfAnotherUsersReservation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = composite.New(svc, composite.Config{}).Checkout(ctx, "u08", "shared-1")
+	_, err = checkout(composite.New(svc, composite.Config{}), "u08", "shared-1")
 	if !errors.Is(err, composite.ErrKeyReused) {
 		t.Fatalf("err = %v, want ErrKeyReused", err)
 	}
 	if r, _ := svc.Inventory.Commit(ctx, theirs.ID); r.Status != inventory.StatusCommitted {
 		t.Errorf("the other user's reservation is %s: the failed checkout touched it", r.Status)
 	}
+}
+
+// checkout runs a checkout and returns its result or its error.
+func checkout(c *composite.Composer, user, key string) (composite.Checkout, error) {
+	a, err := c.Checkout(context.Background(), user, key)
+	if err != nil {
+		return composite.Checkout{}, err
+	}
+	if a.Err != nil {
+		return composite.Checkout{}, a.Err
+	}
+	if a.Checkout == nil {
+		return composite.Checkout{}, errors.New("a replayed answer")
+	}
+	return *a.Checkout, nil
 }

@@ -9,11 +9,14 @@ package composite
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/orchestration/sagalog"
 	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/users"
+	"golang.org/x/sync/singleflight"
 )
 
 // Config tunes the composites. Zero fields take the defaults in brackets.
@@ -38,6 +41,19 @@ type Config struct {
 	// Runtime tunes breakers, retry budgets and the call hook. Its
 	// Services is set to services.Names.
 	Runtime orchestration.RuntimeConfig
+	// Log keeps the checkout runs [a sagalog.Memory: this process only].
+	Log CheckoutLog
+	// Owner names this process in the log's claims [a random name].
+	Owner string
+	// Lease is how long a claim on a run lives unless renewed; another
+	// process takes over a run whose claim expired [5s].
+	Lease time.Duration
+	// Answer renders a checkout's result, or its error, as the status and
+	// body its client is given (and given again for the same key)
+	// [201 and the JSON of the Checkout; 500 and the error's text].
+	Answer func(Checkout, error) (status int, body []byte)
+	// Logger reports recovered runs [slog.Default()].
+	Logger *slog.Logger
 }
 
 // Result is a composite's answer. Metadata returns its _meta: how each
@@ -66,7 +82,10 @@ type Composer struct {
 	editCart    *orchestration.Plan[editState]
 	cartChange  *orchestration.Plan[changeState]
 	checkout    *orchestration.Saga[checkoutState]
-	checkouts   *checkouts
+	log         CheckoutLog
+	owner       string
+	flights     singleflight.Group // concurrent checkouts of one key in this process
+	recoveries  recoveries
 	login       *orchestration.Plan[loginState]
 	profile     *orchestration.Plan[profileState]
 }
@@ -88,8 +107,23 @@ func New(svc services.Set, cfg Config) *Composer {
 	case cfg.Retries < 0:
 		cfg.Retries = 0
 	}
+	if cfg.Log == nil {
+		cfg.Log = new(sagalog.Memory)
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = newKey()
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 5 * time.Second
+	}
+	if cfg.Answer == nil {
+		cfg.Answer = plainAnswer
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	cfg.Runtime.Services = services.Names
-	c := &Composer{svc: svc, cfg: cfg, rt: orchestration.NewRuntime(cfg.Runtime)}
+	c := &Composer{svc: svc, cfg: cfg, rt: orchestration.NewRuntime(cfg.Runtime), log: cfg.Log, owner: cfg.Owner}
 	c.productPage = c.productPagePlan()
 	c.listing = c.listingPlan()
 	c.dashboard = c.dashboardPlan()
@@ -97,7 +131,6 @@ func New(svc services.Set, cfg Config) *Composer {
 	c.editCart = c.editCartPlan()
 	c.cartChange = c.cartChangePlan()
 	c.checkout = c.checkoutSaga()
-	c.checkouts = newCheckouts()
 	c.login, c.profile = c.loginPlan(), c.profilePlan()
 	return c
 }
@@ -159,6 +192,10 @@ func (c *Composer) profilePlan() *orchestration.Plan[profileState] {
 			Get: func(ctx context.Context, s *profileState) (users.User, error) { return c.svc.Users.User(ctx, s.id) },
 			Set: func(s *profileState, v users.User) { s.user = v }})
 }
+
+// Heal gives service a fresh circuit breaker: for a service that has a
+// new instance (a restart), so that calls go to it at once.
+func (c *Composer) Heal(service string) { c.rt.Heal(service) }
 
 // Authenticate checks a user's credentials with the users service. Wrong
 // credentials are users.ErrBadCredentials; a users service that fails or

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -80,17 +79,19 @@ func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault
 		return fault.Report{}, fmt.Errorf("faults of %s: %w", service, balance.ErrNoInstance)
 	}
 	rep := fault.Report{Service: service, Instances: []fault.InstanceReport{}}
-	var errs []error
 	for _, inst := range insts {
 		got, err := call(fault.NewClient("http://"+inst.HostPort()+"/admin/faults", services.Token(r.Secret, service)))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("instance %s: %w", inst.ID, err))
+			rep.Unreachable = append(rep.Unreachable, inst.ID)
 			continue
 		}
 		rep.Faults = got.Faults
 		rep.Instances = append(rep.Instances, fault.InstanceReport{ID: got.ID, Calls: got.Calls})
 	}
-	return rep, errors.Join(errs...)
+	if len(rep.Instances) == 0 {
+		return fault.Report{}, fmt.Errorf("faults of %s: none of its %d instances answered: %w", service, len(insts), balance.ErrNoInstance)
+	}
+	return rep, nil
 }
 
 // InstancePeers lists every live instance of reg as a peer of the traces

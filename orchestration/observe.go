@@ -21,6 +21,7 @@ type instruments struct {
 	callDuration metric.Float64Histogram
 	cacheLookups metric.Int64Counter
 	recovered    metric.Int64Counter
+	repaired     metric.Int64Counter
 
 	mu   sync.RWMutex
 	sets map[attrKey]metric.MeasurementOption
@@ -31,6 +32,7 @@ var (
 	callKeys   = []string{"atrium.source", "atrium.service", "atrium.status"}
 	lookupKeys = []string{"atrium.source", "atrium.cache.result"}
 	sagaKeys   = []string{"atrium.saga", "atrium.direction"}
+	repairKeys = []string{"atrium.repair"}
 )
 
 // attrKey identifies a set of measurement attributes: an instrument's
@@ -81,6 +83,10 @@ func (rt *Runtime) instrument() error {
 	}
 	if rt.ins.recovered, err = m.Int64Counter("atrium.saga.recovered", metric.WithUnit("{run}"),
 		metric.WithDescription("Saga runs taken over from a process that died and driven to their end, by saga and direction.")); err != nil {
+		return err
+	}
+	if rt.ins.repaired, err = m.Int64Counter("atrium.reconciler.repairs", metric.WithUnit("{repair}"),
+		metric.WithDescription("Charges refunded and reservations released by the reconciler, which no order nor unfinished run claimed.")); err != nil {
 		return err
 	}
 	breakers, err := m.Int64ObservableGauge("atrium.breaker.state",
@@ -164,5 +170,12 @@ func (rt *Runtime) lookedUp(ctx context.Context, source, result string) {
 func (rt *Runtime) Recovered(ctx context.Context, saga, direction string) {
 	if rt.ins.measured {
 		rt.ins.recovered.Add(ctx, 1, rt.ins.attrs(attrKey{"saga", saga, direction, ""}, sagaKeys))
+	}
+}
+
+// Repaired counts a repair of the reconciler: a refund or a release.
+func (rt *Runtime) Repaired(ctx context.Context, kind string) {
+	if rt.ins.measured {
+		rt.ins.repaired.Add(ctx, 1, rt.ins.attrs(attrKey{"repair", kind, "", ""}, repairKeys))
 	}
 }

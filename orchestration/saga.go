@@ -219,25 +219,18 @@ func (r *SagaRun) Started(step string) bool {
 }
 
 // Resume finishes a run that its process left unfinished, from its record:
-// forward when the saga's pivot step is done (the remaining steps are made;
-// one that fails leaves the run unfinished, with ErrNotYet), backward
-// otherwise (the steps made, and those of unknown outcome whose undo allows
-// it, are undone; the error then wraps ErrInterrupted). It returns the
-// direction it took.
+// forward when the saga's pivot step is done and the run had not turned
+// back (the remaining steps are made; one that fails leaves the run
+// unfinished, with ErrNotYet, and the next Resume goes forward again),
+// backward otherwise (the steps made, and those of unknown outcome whose
+// undo allows it, are undone, those undone already are not; the error then
+// wraps ErrInterrupted). It returns the direction it took.
 func (sg *Saga[S]) Resume(ctx context.Context, s *S, run *SagaRun, j Journal[S]) (Meta, string, error) {
 	ctx, span := sg.rt.composite(ctx, sg.name)
 	defer span.End()
 	phases := run.phases()
-	pivoted, failed := false, ""
-	for _, st := range sg.steps {
-		switch ph := phases[st.Name]; {
-		case ph == PhaseDone && st.Pivot:
-			pivoted = true
-		case ph == PhaseFailed && st.Policy.Required, ph == PhaseUndone, ph == PhasePending:
-			failed = st.Name
-		}
-	}
-	if pivoted && failed == "" && run.Direction != Backward {
+	pivoted := slices.ContainsFunc(sg.steps, func(st SagaStep[S]) bool { return st.Pivot && phases[st.Name] == PhaseDone })
+	if pivoted && run.Direction != Backward {
 		run.Direction = Forward
 		for i, st := range sg.steps {
 			if phases[st.Name] != PhaseDone {
@@ -247,12 +240,15 @@ func (sg *Saga[S]) Resume(ctx context.Context, s *S, run *SagaRun, j Journal[S])
 		}
 		return Meta{Sources: map[string]Source{}}, Forward, nil
 	}
-	// Backward: the last step started is where it stopped.
-	at := failed
-	switch {
-	case at == "" && len(run.Records) > 0:
-		at = run.Records[len(run.Records)-1].Step
-	case at == "" && len(sg.steps) > 0:
+	// Backward (the run failed, or stopped before the pivot): the last
+	// step started is where it stopped.
+	at := ""
+	for _, rec := range run.Records {
+		if slices.ContainsFunc(sg.steps, func(st SagaStep[S]) bool { return st.Name == rec.Step }) {
+			at = rec.Step
+		}
+	}
+	if at == "" && len(sg.steps) > 0 {
 		at = sg.steps[0].Name
 	}
 	var done []*Undo[S]

@@ -204,9 +204,16 @@ func TestResumeGoesForwardPastThePivotAndBackBeforeIt(t *testing.T) {
 	// Forward, the next step failing leaves the run for later.
 	failing := slices.Clone(steps)
 	failing[3] = step("order", errBoom, false)
-	_, dir, err := orchestration.MustSaga(rt, "test", failing...).Resume(context.Background(), &ledger{}, j.crashAfter(6), nil)
+	run := j.crashAfter(6)
+	_, dir, err := orchestration.MustSaga(rt, "test", failing...).Resume(context.Background(), &ledger{}, run, nil)
 	if dir != orchestration.Forward || !errors.Is(err, orchestration.ErrNotYet) {
 		t.Errorf("forward past a failing step: %s, %v; want forward and ErrNotYet", dir, err)
+	}
+	// The next Resume goes forward again: a step that failed after the
+	// pivot is made again, nothing is undone.
+	var l ledger
+	if _, dir, err := sg.Resume(context.Background(), &l, run, nil); dir != orchestration.Forward || err != nil || !slices.Equal(l.log, []string{"order"}) {
+		t.Errorf("the second Resume: %s, %v, ran %v; want forward, the order only", dir, err, l.log)
 	}
 }
 

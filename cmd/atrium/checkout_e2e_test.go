@@ -34,28 +34,15 @@ func (p *proc) stock(t *testing.T, ids []string) map[string]stock {
 }
 
 type order struct {
-	ID, UserID, PaymentID string `json:"-"`
-	Key                   string `json:"idempotency_key"`
-	Lines                 []struct {
+	ID            string `json:"id"`
+	UserID        string `json:"user_id"`
+	PaymentID     string `json:"payment_id"`
+	ReservationID string `json:"reservation_id"`
+	Key           string `json:"idempotency_key"`
+	Lines         []struct {
 		ProductID string `json:"product_id"`
-		Quantity  int
-	}
-}
-
-func (o *order) UnmarshalJSON(b []byte) error {
-	type plain order
-	var aux struct {
-		plain
-		ID        string `json:"id"`
-		UserID    string `json:"user_id"`
-		PaymentID string `json:"payment_id"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*o = order(aux.plain)
-	o.ID, o.UserID, o.PaymentID = aux.ID, aux.UserID, aux.PaymentID
-	return nil
+		Quantity  int    `json:"quantity"`
+	} `json:"lines"`
 }
 
 // TestCheckoutChaos places 200 checkouts through real processes while the

@@ -66,7 +66,17 @@ func start(t *testing.T, args ...string) *proc {
 // startEnv is start with more environment variables.
 func startEnv(t *testing.T, more []string, args ...string) *proc {
 	t.Helper()
-	args = append(args, "--data-dir", t.TempDir())
+	return launch(t, more, append(args, "--data-dir", t.TempDir())...)
+}
+
+// startIn is start on the data directory dir, which several may share.
+func startIn(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	return launch(t, nil, append(args, "--data-dir", dir)...)
+}
+
+func launch(t *testing.T, more []string, args ...string) *proc {
+	t.Helper()
 	lp, err := process.Launch(context.Background(), binary, args, env(more...), 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +114,22 @@ type response struct {
 
 func (p *proc) do(t *testing.T, method, path, body string, header ...string) response {
 	t.Helper()
+	r, err := p.try(method, path, body, header...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// try is do for a request that may fail: it returns the error.
+func (p *proc) try(method, path, body string, header ...string) (response, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, p.base+path, r)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
@@ -126,11 +145,11 @@ func (p *proc) do(t *testing.T, method, path, body string, header ...string) res
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}
+	b, err := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}, err
 }
 
 // comparable strips what legitimately differs between two runs: _meta

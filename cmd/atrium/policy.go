@@ -36,6 +36,7 @@ type policyFlags struct {
 	rateLimit, rateBurst, loginLimit, maxInFlight    int
 	ratePer                                          time.Duration
 	sagaLease, recoverEvery                          time.Duration
+	reconcileEvery, reconcileAfter                   time.Duration
 	trusted                                          []netip.Prefix
 }
 
@@ -59,6 +60,8 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&p.loginLimit, "login-limit", 5, "login attempts per minute for one account; each client address gets four times as many; 0 for no limit (env ATRIUM_LOGIN_LIMIT)")
 	fs.DurationVar(&p.sagaLease, "saga-lease", 5*time.Second, "how long a gateway's claim on a checkout it runs lives unless renewed; past it, another gateway finishes the checkout (env ATRIUM_SAGA_LEASE)")
 	fs.DurationVar(&p.recoverEvery, "recover-every", 2*time.Second, "how often unfinished checkouts whose gateway died are looked for (env ATRIUM_RECOVER_EVERY)")
+	fs.DurationVar(&p.reconcileEvery, "reconcile-every", 30*time.Second, "how often charges and committed stock that no order claims are looked for (env ATRIUM_RECONCILE_EVERY)")
+	fs.DurationVar(&p.reconcileAfter, "reconcile-after", 2*time.Minute, "how old a charge or committed reservation must be before the reconciler repairs it (env ATRIUM_RECONCILE_AFTER)")
 	fs.IntVar(&p.maxInFlight, "max-inflight", 1024, "requests served at once; more are answered 503 (env ATRIUM_MAX_INFLIGHT)")
 	fs.Func("trusted-proxies", "networks whose X-Forwarded-For tells the client's address, comma-separated CIDRs (default: loopback) (env ATRIUM_TRUSTED_PROXIES)", func(v string) error {
 		var err error
@@ -141,5 +144,6 @@ func (p *policyFlags) composer(ctx context.Context, set services.Set, dataDir, o
 		Log: log, Owner: owner, Lease: p.sagaLease, Answer: gateway.CheckoutAnswer, Logger: logger,
 	})
 	go c.Recover(ctx, p.recoverEvery)
+	go c.Reconcile(ctx, p.reconcileEvery, p.reconcileAfter)
 	return c, log, nil
 }

@@ -88,6 +88,20 @@ func (h *Health) Report(id string, ok bool) {
 	h.any.Store(true)
 }
 
+// Refused takes out at once an instance that refused a connection: a
+// process that is gone (until the registry forgets it) or not yet up. The
+// next active check that passes puts it back.
+func (h *Health) Refused(id string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.get(id)
+	s.down = true
+	h.any.Store(true)
+}
+
 // checked records the outcome of one active check of instance id.
 func (h *Health) checked(id string, ok bool) {
 	h.mu.Lock()

@@ -1,6 +1,7 @@
 package balance
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -43,7 +44,9 @@ func NewPool() *http.Transport {
 // When the chosen instance gives no response at all (connection refused or
 // reset), a request that is safe to repeat (GET, HEAD, OPTIONS, no body) is
 // tried once more on another instance: a crashed instance that the registry
-// has not expired yet costs no error.
+// has not expired yet costs no error. So is any request whose connection
+// was refused, which therefore never left (its body is sent again through
+// GetBody), and the refusing instance is taken out at once.
 type Transport struct {
 	// Resolver finds the instances. Required.
 	Resolver Resolver
@@ -94,7 +97,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	sel := t.selector(service)
 	inst := sel.Select(pool, req)
 	resp, err := t.send(base, req, inst)
-	if err != nil && len(pool) > 1 && repeatable(req) && req.Context().Err() == nil {
+	if err != nil && len(pool) > 1 && (repeatable(req) || refused(err) && rewindable(req)) && req.Context().Err() == nil {
+		if req.GetBody != nil {
+			body, berr := req.GetBody()
+			if berr != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
 		inst = sel.Select(without(pool, inst.ID), req)
 		resp, err = t.send(base, req, inst)
 	}
@@ -122,7 +133,11 @@ func (t *Transport) send(base http.RoundTripper, req *http.Request, inst registr
 			failed = true
 		}
 	}
-	if req.Context().Err() == nil { // a caller giving up says nothing of the instance
+	switch {
+	case req.Context().Err() != nil: // a caller giving up says nothing of the instance
+	case refused(err):
+		t.Health.Refused(inst.ID)
+	default:
 		t.Health.Report(inst.ID, !failed)
 	}
 	if inflight != nil {
@@ -169,6 +184,18 @@ func (t *Transport) to(req *http.Request, inst registry.Instance) *http.Request 
 		out.Header.Set("Authorization", t.Credential(inst.Service))
 	}
 	return out
+}
+
+// refused reports an error of a connection that was never made: the
+// request did not leave.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// rewindable reports whether req's body, if any, can be sent again.
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 func repeatable(req *http.Request) bool {

@@ -11,8 +11,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel/attribute"
@@ -206,4 +208,23 @@ func Param(c echo.Context, name string, valid func(string) bool) (string, error)
 		return "", fmt.Errorf("malformed %s %q: %w", name, v, ErrInvalid)
 	}
 	return v, nil
+}
+
+// Listing parses the query of a list by status and age: status, which
+// must be want, before (RFC 3339) and limit (1 to 1000, default 100).
+func Listing(c echo.Context, want string) (time.Time, int, error) {
+	if got := c.QueryParam("status"); got != want {
+		return time.Time{}, 0, fmt.Errorf("status %q: only %q can be listed: %w", got, want, ErrInvalid)
+	}
+	before, err := time.Parse(time.RFC3339Nano, c.QueryParam("before"))
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("before must be an RFC 3339 time, got %q: %w", c.QueryParam("before"), ErrInvalid)
+	}
+	limit, err := Limit(c, 100, 1000)
+	return before, limit, err
+}
+
+// ListingQuery is the query Listing reads.
+func ListingQuery(status string, before time.Time, limit int) url.Values {
+	return url.Values{"status": {status}, "before": {before.UTC().Format(time.RFC3339Nano)}, "limit": {strconv.Itoa(limit)}}
 }

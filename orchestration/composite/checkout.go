@@ -274,10 +274,10 @@ func (c *Composer) checkoutSaga() *orchestration.Saga[checkoutState] {
 		orchestration.SagaStep[checkoutState]{Name: StepCart, Service: services.Cart, Policy: read, Read: true, Do: c.readCart},
 		orchestration.SagaStep[checkoutState]{Name: StepPrice, Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), Read: true,
 			Do: c.priceLines},
-		// A reservation whose answer was lost is not released: its hold
-		// expires, and the key finds it again when the client retries.
+		// A reservation whose answer was lost may have been made: it is
+		// found by key and released too.
 		orchestration.SagaStep[checkoutState]{Name: StepReserve, Service: services.Inventory, Policy: c.write(), Do: c.reserve,
-			Undo: &orchestration.Undo[checkoutState]{Name: CompRelease, Service: services.Inventory, Do: c.release}},
+			Undo: &orchestration.Undo[checkoutState]{Name: CompRelease, Service: services.Inventory, Do: c.release}, UndoUnsure: true},
 		// A charge whose answer was lost may have been made: it is found by
 		// key and refunded too.
 		orchestration.SagaStep[checkoutState]{Name: StepCharge, Service: services.Payments, Policy: c.write(), Do: c.charge,
@@ -348,7 +348,23 @@ func (c *Composer) reserve(ctx context.Context, s *checkoutState) (err error) {
 	return err
 }
 
+// release releases the checkout's reservation. One whose answer was lost
+// is found by its key: reserving again with the key returns it (or, when
+// none was made, makes one, which is released as well: the same outcome).
 func (c *Composer) release(ctx context.Context, s *checkoutState) error {
+	if s.Res.ID == "" {
+		r, err := c.svc.Inventory.Reserve(ctx, inventory.ReserveRequest{Lines: s.Lines, UserID: s.UserID, Key: s.Key})
+		if errors.Is(err, inventory.ErrInsufficientStock) {
+			return nil // nothing was, or can be, held
+		}
+		if err != nil {
+			return err
+		}
+		if r.UserID != s.UserID || !slices.Equal(r.Lines, s.Lines) {
+			return nil // the key's reservation is another checkout's: not ours to release
+		}
+		s.Res = r
+	}
 	_, err := c.svc.Inventory.Release(ctx, s.Res.ID)
 	return err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/orchestration/sagalog"
+	"github.com/atrium-bff/atrium/services/inventory"
 	"github.com/atrium-bff/atrium/services/orders"
 	"github.com/atrium-bff/atrium/services/payments"
 	"github.com/atrium-bff/atrium/services/users"
@@ -216,5 +217,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited 10 s for %s", what)
 		}
+	}
+}
+
+func TestTheReconcilerRepairsWhatNoOrderClaims(t *testing.T) {
+	ctx := context.Background()
+	svc := localServices(t)
+	// Left behind by a checkout whose log was lost: money taken, stock sold, no order.
+	ch, err := svc.Payments.Charge(ctx, payments.ChargeRequest{UserID: "u11", AmountCents: 999, Currency: "EUR", Key: "lost-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := svc.Inventory.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p011", Quantity: 1}}, UserID: "u11", Key: "lost-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Inventory.Commit(ctx, res.ID)
+	// And a checkout that placed its order: left alone.
+	fillCart(t, svc, "u12", "p012", 1)
+	c := composite.New(svc, composite.Config{})
+	if _, err := checkout(c, "u12", "kept-1"); err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go c.Reconcile(rctx, time.Hour, -time.Minute) // everything made so far counts
+	var rep composite.Report
+	waitFor(t, "the repairs", func() bool { rep, _ = c.Runs(ctx); return len(rep.Repairs) == 2 })
+	kinds := map[string]string{}
+	for _, r := range rep.Repairs {
+		kinds[r.Kind] = r.ID
+	}
+	if kinds["refund"] != ch.ID || kinds["release"] != res.ID {
+		t.Errorf("repairs %+v, want the refund of %s and the release of %s only", rep.Repairs, ch.ID, res.ID)
+	}
+	if got, _ := svc.Payments.ByKey(ctx, "kept-1"); got.Status != payments.StatusSucceeded {
+		t.Errorf("the placed order's charge was touched: %+v", got)
 	}
 }

@@ -15,6 +15,9 @@ type Report struct {
 	Service   string           `json:"service"`
 	Faults    Faults           `json:"faults"`
 	Instances []InstanceReport `json:"instances"`
+	// Unreachable lists the instances of the registry that did not answer
+	// (one that died, until the registry forgets it).
+	Unreachable []string `json:"unreachable,omitempty"`
 }
 
 // InstanceReport is one instance's part of a Report.

@@ -76,6 +76,9 @@ type Service interface {
 	// Reserve and of Commit). Releasing twice, or an expired reservation,
 	// is a no-op.
 	Release(ctx context.Context, reservationID string) (Reservation, error)
+	// Committed returns at most limit committed reservations made before
+	// before, oldest first: what a reconciler checks against the orders.
+	Committed(ctx context.Context, before time.Time, limit int) ([]Reservation, error)
 }
 
 // Errors of the inventory.

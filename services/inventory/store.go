@@ -360,6 +360,22 @@ func (s *Store) update(ctx context.Context, id, verb string, f func(*sql.Tx, *Re
 	return r, nil
 }
 
+// Committed implements Service.
+func (s *Store) Committed(ctx context.Context, before time.Time, limit int) ([]Reservation, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, fmt.Errorf("limit %d, want 1 to 1000: %w", limit, ErrInvalid)
+	}
+	var out []Reservation
+	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) (err error) {
+		out, err = s.reservations(ctx, tx, `status = ? AND made_at < ?`, StatusCommitted, before.UnixNano())
+		return err
+	})
+	if out == nil {
+		out = []Reservation{}
+	}
+	return out[:min(len(out), limit)], err
+}
+
 // reservations reads the reservations where holds, within tx.
 func (s *Store) reservations(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Reservation, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, lines, status, expires_at, user_id, COALESCE(idem_key, '')

@@ -52,6 +52,10 @@ type Service interface {
 	ByKey(ctx context.Context, key string) (Charge, error)
 	// Get returns one charge, or ErrNotFound.
 	Get(ctx context.Context, chargeID string) (Charge, error)
+	// Succeeded returns at most limit charges still succeeded (not refunded)
+	// that were made before before, oldest first: what a reconciler checks
+	// against the orders.
+	Succeeded(ctx context.Context, before time.Time, limit int) ([]Charge, error)
 }
 
 // Errors of the payments service.

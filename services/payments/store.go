@@ -126,22 +126,55 @@ func (s *Store) get(ctx context.Context, id string, seq int64) (Charge, error) {
 	return c, nil
 }
 
+// Succeeded implements Service.
+func (s *Store) Succeeded(ctx context.Context, before time.Time, limit int) ([]Charge, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, fmt.Errorf("limit %d, want 1 to 1000: %w", limit, ErrInvalid)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+columns+` FROM charges WHERE status = ? ORDER BY seq`, StatusSucceeded)
+	if err != nil {
+		return nil, fmt.Errorf("succeeded charges: %w", err)
+	}
+	defer rows.Close()
+	out := []Charge{}
+	for rows.Next() && len(out) < limit {
+		c, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		if c.CreatedAt.Before(before) {
+			out = append(out, c)
+		}
+	}
+	return out, rows.Err()
+}
+
+const columns = `seq, user_id, amount_cents, currency, status, COALESCE(idem_key, ''), created_at`
+
 // one returns the charge where holds, or ErrNotFound.
 func (s *Store) one(ctx context.Context, where string, arg any) (Charge, error) {
+	c, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Charge{}, ErrNotFound
+	}
+	return c, err
+}
+
+// scan reads a charge's columns.
+func scan(row interface{ Scan(...any) error }) (Charge, error) {
 	var (
 		c     Charge
 		seq   int64
 		stamp string
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT seq, user_id, amount_cents, currency, status, COALESCE(idem_key, ''), created_at
-		FROM charges WHERE `+where, arg).Scan(&seq, &c.UserID, &c.AmountCents, &c.Currency, &c.Status, &c.Key, &stamp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Charge{}, ErrNotFound
-	}
-	if err != nil {
+	if err := row.Scan(&seq, &c.UserID, &c.AmountCents, &c.Currency, &c.Status, &c.Key, &stamp); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Charge{}, err
+		}
 		return Charge{}, fmt.Errorf("read charge: %w", err)
 	}
 	c.ID = chargeID(seq)
+	var err error
 	if c.CreatedAt, err = time.Parse(time.RFC3339Nano, stamp); err != nil {
 		return Charge{}, fmt.Errorf("charge %s time: %w", c.ID, err)
 	}

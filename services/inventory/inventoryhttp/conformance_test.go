@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -86,6 +87,12 @@ func TestConformance(t *testing.T) {
 					t.Fatalf("Commit = %+v, %v", r, err)
 				}
 			}
+			if list, err := svc.Committed(ctx, time.Now().Add(time.Minute), 10); err != nil || len(list) != 1 || list[0].ID != r.ID {
+				t.Errorf("Committed = %+v, %v; want the one committed", list, err)
+			}
+			if list, err := svc.Committed(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(list) != 0 {
+				t.Errorf("Committed an hour ago = %+v, %v; want none", list, err)
+			}
 			sold, _ := svc.Stock(ctx, before.ProductID)
 			if sold.Available != before.Available-3 || sold.Reserved != before.Reserved || sold.Sold != before.Sold+3 {
 				t.Errorf("after committing 3: %+v, before %+v", sold, before)
@@ -95,6 +102,9 @@ func TestConformance(t *testing.T) {
 			}
 			if after, _ := svc.Stock(ctx, before.ProductID); after != before {
 				t.Errorf("after releasing the sale: %+v, want %+v", after, before)
+			}
+			if list, _ := svc.Committed(ctx, time.Now().Add(time.Minute), 10); len(list) != 0 {
+				t.Errorf("Committed after the release = %+v, want none", list)
 			}
 			if _, err := svc.Commit(ctx, r.ID); !errors.Is(err, inventory.ErrNotHeld) {
 				t.Errorf("Commit of a released reservation err = %v, want ErrNotHeld", err)

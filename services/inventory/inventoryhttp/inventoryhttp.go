@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -28,6 +29,7 @@ var Surface = rest.Surface{
 	{Method: http.MethodPost, Path: "/reservations", Access: rest.Internal},
 	{Method: http.MethodPost, Path: "/reservations/:id/commit", Access: rest.Internal},
 	{Method: http.MethodDelete, Path: "/reservations/:id", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/reservations", Access: rest.Internal},
 }
 
 // NewHandler serves svc:
@@ -37,6 +39,7 @@ var Surface = rest.Surface{
 //	POST   /reservations            {"lines":[{"product_id":"p001","quantity":2}],"idempotency_key":"k1"}
 //	POST   /reservations/{id}/commit
 //	DELETE /reservations/{id}       release
+//	GET    /reservations?status=committed&before=2026-12-01T10:00:00Z&limit=100
 func NewHandler(svc inventory.Service) http.Handler {
 	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/stock", rest.ByIDs(inventory.ValidProductID, svc.Stocks))
@@ -46,6 +49,14 @@ func NewHandler(svc inventory.Service) http.Handler {
 		}))
 		e.POST("/reservations/:id/commit", rest.ByParam("id", inventory.ValidReservationID, svc.Commit))
 		e.DELETE("/reservations/:id", rest.ByParam("id", inventory.ValidReservationID, svc.Release))
+		e.GET("/reservations", func(c echo.Context) error {
+			before, limit, err := rest.Listing(c, inventory.StatusCommitted)
+			if err != nil {
+				return err
+			}
+			list, err := svc.Committed(c.Request().Context(), before, limit)
+			return rest.Reply(c, http.StatusOK, list, err)
+		})
 	})
 }
 
@@ -74,4 +85,8 @@ func (c client) Commit(ctx context.Context, id string) (inventory.Reservation, e
 
 func (c client) Release(ctx context.Context, id string) (inventory.Reservation, error) {
 	return rest.Send[inventory.Reservation](ctx, c.c, http.MethodDelete, "/reservations/"+url.PathEscape(id), nil)
+}
+
+func (c client) Committed(ctx context.Context, before time.Time, limit int) ([]inventory.Reservation, error) {
+	return rest.Get[[]inventory.Reservation](ctx, c.c, "/reservations", rest.ListingQuery(inventory.StatusCommitted, before, limit))
 }

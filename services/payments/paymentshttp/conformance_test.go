@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
 	"github.com/atrium-bff/atrium/services/payments"
@@ -52,6 +53,17 @@ func TestConformance(t *testing.T) {
 		}
 		if _, err := svc.Charge(ctx, payments.ChargeRequest{UserID: "u01", AmountCents: payments.MaxAmountCents + 1, Currency: "EUR"}); !errors.Is(err, payments.ErrDeclined) {
 			t.Errorf("a huge charge: err = %v, want ErrDeclined", err)
+		}
+		// Succeeded lists the charges not refunded, made before a time.
+		list, err := svc.Succeeded(ctx, time.Now().Add(time.Minute), 10)
+		if err != nil || len(list) != 1 || list[0].ID != other.ID {
+			t.Errorf("Succeeded = %+v, %v; want the keyless charge only (the other was refunded)", list, err)
+		}
+		if list, err := svc.Succeeded(ctx, other.CreatedAt.Add(-time.Minute), 10); err != nil || len(list) != 0 {
+			t.Errorf("Succeeded before they were made = %+v, %v; want none", list, err)
+		}
+		if _, err := svc.Succeeded(ctx, time.Now(), 0); !errors.Is(err, payments.ErrInvalid) {
+			t.Errorf("a limit of 0: %v, want ErrInvalid", err)
 		}
 		if _, err := svc.Get(ctx, "ch-999"); !errors.Is(err, payments.ErrNotFound) {
 			t.Errorf("Get(ch-999) err = %v", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +34,7 @@ var Surface = rest.Surface{
 //	POST /charges                a ChargeRequest; 201 with the Charge
 //	GET  /charges/{id}
 //	GET  /charges?idempotency_key=K
+//	GET  /charges?status=succeeded&before=2026-12-01T10:00:00Z&limit=100
 //	POST /charges/{id}/refund
 func NewHandler(svc payments.Service) http.Handler {
 	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
@@ -41,8 +43,16 @@ func NewHandler(svc payments.Service) http.Handler {
 		}))
 		e.GET("/charges/:id", rest.ByParam("id", payments.ValidID, svc.Get))
 		e.GET("/charges", func(c echo.Context) error {
-			ch, err := svc.ByKey(c.Request().Context(), c.QueryParam("idempotency_key"))
-			return rest.Reply(c, http.StatusOK, ch, err)
+			if c.QueryParam("status") == "" {
+				ch, err := svc.ByKey(c.Request().Context(), c.QueryParam("idempotency_key"))
+				return rest.Reply(c, http.StatusOK, ch, err)
+			}
+			before, limit, err := rest.Listing(c, payments.StatusSucceeded)
+			if err != nil {
+				return err
+			}
+			list, err := svc.Succeeded(c.Request().Context(), before, limit)
+			return rest.Reply(c, http.StatusOK, list, err)
 		})
 		e.POST("/charges/:id/refund", rest.ByParam("id", payments.ValidID, svc.Refund))
 	})
@@ -69,4 +79,8 @@ func (c client) ByKey(ctx context.Context, key string) (payments.Charge, error) 
 
 func (c client) Get(ctx context.Context, id string) (payments.Charge, error) {
 	return rest.Get[payments.Charge](ctx, c.c, "/charges/"+url.PathEscape(id), nil)
+}
+
+func (c client) Succeeded(ctx context.Context, before time.Time, limit int) ([]payments.Charge, error) {
+	return rest.Get[[]payments.Charge](ctx, c.c, "/charges", rest.ListingQuery(payments.StatusSucceeded, before, limit))
 }

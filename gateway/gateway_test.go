@@ -340,18 +340,8 @@ func FuzzGatewayNever5xx(f *testing.F) {
 	} {
 		f.Add(seed.method, seed.path, seed.body, seed.who, seed.header)
 	}
-	mono := monolith(f)
-	reg := registry.New(time.Hour)
-	l, err := services.Open(f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { l.Close() })
-	for name, h := range l.Handlers {
-		register(f, reg, name, name+"-1", h)
-	}
-	micro := microservices(f, reg)
-	cookies := map[string]string{"monolith": login(f, mono), "microservices": login(f, micro)}
+	modes := bothModes(f)
+	cookies := map[string]string{"monolith": login(f, modes["monolith"]), "microservices": login(f, modes["microservices"])}
 	f.Fuzz(func(t *testing.T, method, path, body string, who uint8, header string) {
 		switch method {
 		case "GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS":
@@ -361,7 +351,7 @@ func FuzzGatewayNever5xx(f *testing.F) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || strings.HasPrefix(path, "/admin/services/") {
 			return // the faults API could crash the process on purpose
 		}
-		for mode, h := range map[string]*echo.Echo{"monolith": mono, "microservices": micro} {
+		for mode, h := range modes {
 			req, err := http.NewRequest(method, "http://atrium"+path, strings.NewReader(body))
 			if err != nil {
 				return

@@ -18,7 +18,7 @@ import (
 
 // bothModes returns a monolith and a microservices gateway whose services
 // run on real loopback servers.
-func bothModes(t *testing.T) map[string]*echo.Echo {
+func bothModes(t testing.TB) map[string]*echo.Echo {
 	t.Helper()
 	reg := registry.New(time.Minute)
 	l, err := services.Open(t.TempDir())

@@ -32,17 +32,23 @@ type rawAnswer struct {
 // after it.
 func (p *proc) raw(t *testing.T, req string) rawAnswer {
 	t.Helper()
-	host := strings.TrimPrefix(p.base, "http://")
-	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.dial(t)
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := io.WriteString(conn, strings.ReplaceAll(req, "HOST", host)); err != nil {
+	if _, err := io.WriteString(conn, strings.ReplaceAll(req, "HOST", conn.RemoteAddr().String())); err != nil {
 		return rawAnswer{closed: true}
 	}
 	return readAnswer(t, conn)
+}
+
+// dial opens a connection to p that gives up after 20 s.
+func (p *proc) dial(t *testing.T) net.Conn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(p.base, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return conn
 }
 
 func readAnswer(t *testing.T, conn net.Conn) rawAnswer {
@@ -172,11 +178,7 @@ func TestHostileClients(t *testing.T) {
 			// follows the empty chunked body is a request of its own, answered
 			// without the first one's credentials. The gateway sends every request
 			// it proxies anew, so no service ever reads the client's bytes.
-			conn, err := net.Dial("tcp", strings.TrimPrefix(p.base, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn.SetDeadline(time.Now().Add(20 * time.Second))
+			conn := p.dial(t)
 			io.WriteString(conn, "POST /api/v1/users/u01/cart/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+adminToken+
 				"\r\nContent-Length: 60\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /services/users/users/u02 HTTP/1.1\r\nHost: x\r\n\r\n")
 			br := bufio.NewReader(conn)
@@ -237,14 +239,9 @@ func checkRefused(t *testing.T, name string, a rawAnswer, status int) {
 // a 100 Continue, and reads the final answer.
 func (p *proc) expectContinue(t *testing.T, head, body string) rawAnswer {
 	t.Helper()
-	host := strings.TrimPrefix(p.base, "http://")
-	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.dial(t)
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second))
-	io.WriteString(conn, strings.ReplaceAll(head, "HOST", host))
+	io.WriteString(conn, strings.ReplaceAll(head, "HOST", conn.RemoteAddr().String()))
 	br := bufio.NewReader(conn)
 	if line, err := br.Peek(12); err == nil && string(line) == "HTTP/1.1 100" { // the gateway asks for the body
 		for l := ""; l != "\r\n"; {

@@ -150,8 +150,10 @@ func (c *Composer) settle(ctx context.Context, id string, s checkoutState, patie
 		if time.Now().After(giveUp) {
 			return Answer{}, fmt.Errorf("checkout %s: %w", id, ErrInProgress)
 		}
-		if !sleep(ctx, 50*time.Millisecond) { // another process drives it: wait for its answer
+		select { // another process drives it: wait for its answer
+		case <-ctx.Done():
 			return Answer{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -132,17 +132,6 @@ func plainAnswer(res Checkout, err error) (int, []byte) {
 	return http.StatusCreated, b
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // Repair is one thing the reconciler put right: a charge refunded or a
 // reservation released that no order and no unfinished checkout claimed.
 type Repair struct {

@@ -109,7 +109,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		name string
 		run  func(context.Context, *Report) error
 	}{
-		{"steady", r.steady}, {"isolation", r.isolation}, {"scaling", r.scaling}, {"deploy", r.deploy},
+		{"steady", r.steady}, {"saturation", r.saturation}, {"isolation", r.isolation}, {"scaling", r.scaling},
+		{"deploy", r.deploy}, {"proxy", r.proxy},
 	} {
 		if !r.selected(s.name) && !(s.name == "steady" && r.selected("latency")) {
 			continue

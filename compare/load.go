@@ -54,6 +54,7 @@ const TimelineStep = 250 * time.Millisecond
 type load struct {
 	name     string
 	targets  []vegeta.Target
+	targeter vegeta.Targeter // instead of the targets, when set
 	rate     int
 	workers  uint64
 	duration time.Duration
@@ -78,7 +79,11 @@ func (l load) run(ctx context.Context, prog *progress) Stats {
 
 	st := Stats{hist: hdr.New(1, int64(30*time.Second/time.Microsecond), 3)}
 	start := time.Now()
-	for res := range atk.Attack(vegeta.NewStaticTargeter(l.targets...), pacer, l.duration, l.name) {
+	tr := l.targeter
+	if tr == nil {
+		tr = vegeta.NewStaticTargeter(l.targets...)
+	}
+	for res := range atk.Attack(tr, pacer, l.duration, l.name) {
 		st.add(res, start)
 		prog.count(res.Code >= 200 && res.Code < 300)
 	}

@@ -7,8 +7,11 @@ import (
 )
 
 type instance struct {
-	ID   string            `json:"id"`
-	Meta map[string]string `json:"meta"`
+	ID      string            `json:"id"`
+	Service string            `json:"service"`
+	Address string            `json:"address"`
+	Port    int               `json:"port"`
+	Meta    map[string]string `json:"meta"`
 }
 
 // instances lists the live catalog instances through the admin API.

@@ -10,7 +10,10 @@ import (
 )
 
 // Tree returns the pids of the process and all its descendants.
-func (p *Server) Tree() []int {
+func (p *Server) Tree() []int { return TreeOf(p.Cmd.Process.Pid) }
+
+// TreeOf returns pid and the pids of all its descendants.
+func TreeOf(pid int) []int {
 	children := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, f := range stats {
@@ -26,7 +29,7 @@ func (p *Server) Tree() []int {
 		ppid, _ := strconv.Atoi(fields[1])
 		children[ppid] = append(children[ppid], pid)
 	}
-	out := []int{p.Cmd.Process.Pid}
+	out := []int{pid}
 	for i := 0; i < len(out); i++ {
 		out = append(out, children[out[i]]...)
 	}
@@ -42,9 +45,13 @@ type Usage struct {
 
 // Usage reads the CPU time and peak RSS of the process tree from /proc.
 // A process that has exited since Tree is left out.
-func (p *Server) Usage() Usage {
+func (p *Server) Usage() Usage { return UsageOf(p.Tree()...) }
+
+// UsageOf reads the CPU time and peak RSS of the processes pids from
+// /proc; one that has exited is left out.
+func UsageOf(pids ...int) Usage {
 	var u Usage
-	for _, pid := range p.Tree() {
+	for _, pid := range pids {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
 			f := statFields(string(b))
 			if len(f) > 12 {

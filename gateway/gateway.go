@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"slices"
 	"time"
@@ -130,6 +131,15 @@ func New(cfg Config) *echo.Echo {
 		if cfg.Faults != nil {
 			faultRoutes(admin, cfg.Faults)
 		}
+		// Profiles of the running gateway, for go tool pprof.
+		prof := e.Group("/debug/pprof", server.RequireToken(cfg.AdminToken))
+		prof.GET("/", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
+		prof.GET("/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
+		prof.GET("/trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))
+		prof.GET("/:name", func(c echo.Context) error {
+			pprof.Handler(c.Param("name")).ServeHTTP(c.Response(), c.Request())
+			return nil
+		})
 		admin.GET("/sagas", func(c echo.Context) error {
 			rep, err := cfg.Composer.Runs(c.Request().Context())
 			return rest.Reply(c, http.StatusOK, rep, err)

@@ -97,13 +97,13 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 	rt := &balance.Transport{Resolver: reg}
 	upstreams := map[string]http.Handler{}
 	for _, name := range services.Names {
-		upstreams[name] = gateway.NewProxy(name, rt, nil)
+		upstreams[name] = gateway.NewProxy(name, rt, "", nil)
 	}
 	gc := gateway.Config{
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Secret: token},
-		Composer:  composite.New(services.Remote(rt), withAnswer(cfg)),
+		Composer:  composite.New(services.Remote(rt, ""), withAnswer(cfg)),
 		Upstreams: upstreams,
 	}
 	for _, m := range more {

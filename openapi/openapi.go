@@ -3,20 +3,22 @@
 package openapi
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/labstack/echo/v4"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
@@ -41,7 +43,7 @@ type Spec struct {
 	// JSON and YAML are the document as served.
 	JSON, YAML []byte
 
-	router routers.Router
+	ops []operation // every documented operation, the most literal first
 	// routes maps an echo route (GET /api/v1/products/:id/page) to its
 	// documented operation, once found, so that a request to it skips the
 	// document's router; a nil route is an undocumented one.
@@ -71,11 +73,74 @@ func Load() (*Spec, error) {
 	routed := *doc
 	routed.Servers = openapi3.Servers{{URL: "/"}}
 	routed.OpenAPI = "3.0.3"
-	router, err := gorillamux.NewRouter(&routed)
-	if err != nil {
-		return nil, fmt.Errorf("openapi: router: %w", err)
+	return &Spec{Doc: doc, JSON: js, YAML: specYAML, ops: operations(&routed)}, nil
+}
+
+// operation is one documented operation, its path split into segments, a
+// "{name}" segment matching any one segment.
+type operation struct {
+	route    *routers.Route
+	segments []string
+	literal  int // how many segments are not parameters
+}
+
+// operations lists the operations of doc, the most literal paths first, so
+// that /debug/pprof/profile wins over /debug/pprof/{name}.
+func operations(doc *openapi3.T) []operation {
+	var ops []operation
+	for path, item := range doc.Paths.Map() {
+		segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+		literal := 0
+		for _, seg := range segs {
+			if !strings.HasPrefix(seg, "{") {
+				literal++
+			}
+		}
+		for method, op := range item.Operations() {
+			ops = append(ops, operation{route: &routers.Route{Spec: doc, Server: doc.Servers[0], Path: path, PathItem: item,
+				Method: method, Operation: op}, segments: segs, literal: literal})
+		}
 	}
-	return &Spec{Doc: doc, JSON: js, YAML: specYAML, router: router}, nil
+	slices.SortFunc(ops, func(a, b operation) int { return cmp.Compare(b.literal, a.literal) })
+	return ops
+}
+
+// find returns the operation of method on path (as the client sent it,
+// escaped) with its path parameters, or nil. It compares segments: no
+// regular expression, no allocation but the parameters', which matters on
+// every request through the proxy.
+func (s *Spec) find(method, path string) (*routers.Route, map[string]string) {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, op := range s.ops {
+		if op.route.Method != method || len(op.segments) != len(segs) || !matches(op.segments, segs) {
+			continue
+		}
+		params := map[string]string{}
+		for i, seg := range op.segments {
+			if name, ok := strings.CutPrefix(seg, "{"); ok {
+				v, err := url.PathUnescape(segs[i])
+				if err != nil {
+					return nil, nil
+				}
+				params[strings.TrimSuffix(name, "}")] = v
+			}
+		}
+		return op.route, params
+	}
+	return nil, nil
+}
+
+func matches(template, segs []string) bool {
+	for i, t := range template {
+		if strings.HasPrefix(t, "{") {
+			if segs[i] == "" {
+				return false
+			}
+		} else if t != segs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // MustLoad is Load for the embedded document, which tests check.
@@ -154,10 +219,7 @@ func (s *Spec) route(c echo.Context) (*routers.Route, map[string]string) {
 		}
 		return route, params
 	}
-	route, params, err := s.router.FindRoute(c.Request())
-	if err != nil {
-		route, params = nil, nil
-	}
+	route, params := s.find(c.Request().Method, c.Request().URL.EscapedPath())
 	if !strings.Contains(c.Path(), "*") && sameKeys(params, c.ParamNames()) {
 		s.routes.Store(key, route)
 	}

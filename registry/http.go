@@ -91,24 +91,22 @@ func nonNil(s []Instance) []Instance {
 }
 
 // Client registers instances with a remote registry's API.
-type Client struct{ c *rest.Client }
+type Client struct{ e *rest.Edge }
 
 // NewClient returns a client of the registry API under baseURL (such as
 // "http://127.0.0.1:8080/admin/registry"), authenticating with token.
 func NewClient(baseURL, token string) *Client {
-	return &Client{rest.NewClient(baseURL, errs, rest.WithHeader("Authorization", "Bearer "+token))}
+	return &Client{rest.NewEdge(baseURL, errs, token)}
 }
 
 // Register registers or renews inst.
 func (c *Client) Register(ctx context.Context, inst Instance) error {
-	_, err := rest.Send[Instance](ctx, c.c, http.MethodPut, "/instances/"+url.PathEscape(inst.ID), inst)
-	return err
+	return c.e.Call(ctx, http.MethodPut, "/instances/"+url.PathEscape(inst.ID), nil, inst, nil)
 }
 
 // Deregister removes the instance id.
 func (c *Client) Deregister(ctx context.Context, id string) error {
-	_, err := rest.Send[struct{}](ctx, c.c, http.MethodDelete, "/instances/"+url.PathEscape(id), nil)
-	return err
+	return c.e.Call(ctx, http.MethodDelete, "/instances/"+url.PathEscape(id), nil, nil, nil)
 }
 
 // Instances lists the instances of service ("" for all).
@@ -117,5 +115,6 @@ func (c *Client) Instances(ctx context.Context, service string) ([]Instance, err
 	if service != "" {
 		q.Set("service", service)
 	}
-	return rest.Get[[]Instance](ctx, c.c, "/instances", q)
+	var out []Instance
+	return out, c.e.Call(ctx, http.MethodGet, "/instances", q, nil, &out)
 }

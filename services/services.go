@@ -157,17 +157,6 @@ func Token(secret string, name Name) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// Credentials returns the Authorization header value of each service's
-// credential derived from secret, for balance.Transport.Credential; "" for
-// a name that is no service's.
-func Credentials(secret string) func(service string) string {
-	headers := make(map[Name]string, len(table))
-	for _, s := range table {
-		headers[s.name] = "Bearer " + Token(secret, s.name)
-	}
-	return func(service string) string { return headers[service] }
-}
-
 // Known reports whether a service is named name.
 func Known(name string) bool { return slices.Contains(Names, name) }
 
@@ -202,12 +191,17 @@ func closing[T io.Closer](s T, err error) (T, io.Closer, error) {
 }
 
 // Remote returns an HTTP client of every service, each addressed by its
-// name (http://catalog) and sent through rt, a transport that resolves the
-// name to a live instance.
-func Remote(rt http.RoundTripper) Set {
+// name (http://catalog), sent through rt, a transport that resolves the
+// name to a live instance, with the service's credential derived from
+// secret (Token); an empty secret sends none.
+func Remote(rt http.RoundTripper, secret string) Set {
 	var set Set
 	for _, s := range table {
-		s.client("http://"+s.name, &set, rest.WithTransport(rt))
+		opts := []rest.Option{rest.WithTransport(rt)}
+		if secret != "" {
+			opts = append(opts, rest.WithHeader("Authorization", "Bearer "+Token(secret, s.name)))
+		}
+		s.client("http://"+s.name, &set, opts...)
 	}
 	return set
 }

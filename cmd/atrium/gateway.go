@@ -104,21 +104,20 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	go health.Check(ctx, reg.All, g.healthInterval)
 	rt := &balance.Transport{
 		Resolver: reg, Base: tel.Transport(balance.NewPool()), Load: load, Health: health,
-		Credential: services.Credentials(g.token),
 		NewSelector: func(service string) balance.Selector {
 			sel, _ := balance.Policy(policies[service], service, load) // checked by parseBalance
 			return sel
 		},
 	}
 	name := fmt.Sprintf("gateway-%d", os.Getpid())
-	comp, closer, err := g.policy.composer(ctx, services.Remote(rt), g.dataDir, name, tel, logger, nil)
+	comp, closer, err := g.policy.composer(ctx, services.Remote(rt, g.token), g.dataDir, name, tel, logger, nil)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
 	upstreams := map[string]http.Handler{}
 	for _, name := range services.Names {
-		upstreams[name] = gateway.NewProxy(name, rt, logger)
+		upstreams[name] = gateway.NewProxy(name, rt, "Bearer "+services.Token(g.token, name), logger)
 	}
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: name,

@@ -46,7 +46,7 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
-	fs.Float64Var(&c.traceSample, "otel-sample", 1, "fraction of new traces to sample, parent-based (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
+	fs.Float64Var(&c.traceSample, "otel-sample", 0.01, "fraction of new traces to sample; a request whose caller sampled its trace is always traced (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 15*time.Second, "how long a client may take to send a whole request, body included (env ATRIUM_READ_TIMEOUT)")
 	return fs
 }

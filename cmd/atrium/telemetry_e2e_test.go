@@ -4,7 +4,9 @@ package main_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -38,13 +40,18 @@ func (p *proc) trace(t *testing.T, id string) []span {
 	return tr.Spans
 }
 
-// tracedPage fetches a product page and returns its trace's spans.
+// tracedPage fetches a product page as part of a trace its caller sampled
+// (W3C traceparent, flag 01) — most new traces are not sampled, but a
+// sampled caller's always is — and returns the trace's spans.
 func tracedPage(t *testing.T, p *proc, product string) (string, []span) {
 	t.Helper()
-	r := p.do(t, "GET", "/api/v1/products/"+product+"/page", "")
+	b := make([]byte, 24)
+	rand.Read(b)
+	parent := fmt.Sprintf("00-%x-%x-01", b[:16], b[16:])
+	r := p.do(t, "GET", "/api/v1/products/"+product+"/page", "", "traceparent", parent)
 	id := r.header.Get("X-Trace-Id")
-	if r.status != 200 || len(id) != 32 {
-		t.Fatalf("page: %d, X-Trace-Id %q", r.status, id)
+	if r.status != 200 || id != fmt.Sprintf("%x", b[:16]) {
+		t.Fatalf("page: %d, X-Trace-Id %q, want the caller's trace %x", r.status, id, b[:16])
 	}
 	return id, p.trace(t, id)
 }

@@ -2,6 +2,7 @@ package balance
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -197,7 +198,8 @@ func (h *Health) Check(ctx context.Context, list func() []registry.Instance, int
 		for _, inst := range insts {
 			wg.Go(func() {
 				resp, err := client.Get("http://" + inst.HostPort() + "/readyz")
-				if err == nil {
+				if err == nil { // read to the end, so that the connection is kept for the next check
+					_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 					resp.Body.Close()
 				}
 				h.checked(inst.ID, err == nil && resp.StatusCode == http.StatusOK)

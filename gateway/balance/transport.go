@@ -61,10 +61,6 @@ type Transport struct {
 	// Health, when not nil, leaves out instances that are down or ejected,
 	// and learns from every request's outcome.
 	Health *Health
-	// Credential, when not nil, returns the Authorization header sent with
-	// every request to a service, in place of the caller's: how the gateway
-	// authenticates to the service.
-	Credential func(service string) string
 
 	selectors sync.Map // service name → Selector
 }
@@ -173,16 +169,16 @@ func without(pool []registry.Instance, id string) []registry.Instance {
 	return out
 }
 
-// to returns a copy of req addressed to inst, with the service's
-// credential.
+// to returns a copy of req addressed to inst: a shallow one, with its own
+// URL — the headers are shared, and nothing below changes them but the
+// trace propagation (which sets the same value on every attempt).
 func (t *Transport) to(req *http.Request, inst registry.Instance) *http.Request {
 	hop.Observe(req.Context(), inst.ID)
-	out := req.Clone(req.Context())
-	out.URL.Host = inst.HostPort()
-	out.Host = ""
-	if t.Credential != nil {
-		out.Header.Set("Authorization", t.Credential(inst.Service))
-	}
+	out := new(http.Request)
+	*out = *req
+	u := *req.URL
+	u.Host = inst.HostPort()
+	out.URL, out.Host = &u, ""
 	return out
 }
 

@@ -1,8 +1,11 @@
 package rest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,42 +14,55 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-resty/resty/v2"
-
 	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 )
 
 // Client calls one service's HTTP API and turns its problems back into the
 // service's sentinel errors.
+//
+// It is plain net/http, not resty: every downstream call of a composite and
+// of the saga goes through it, and a profile of the gateway at capacity
+// (docs/architecture.md, "The hot path") put resty's own work — its request
+// and response objects, middleware hooks and buffering — at 15% of the
+// gateway's CPU, for nothing these calls need. The clients of the edges,
+// called a few times a second (the registry agent, the faults API), keep
+// resty.
 type Client struct {
-	r       *resty.Client
+	hc      *http.Client
+	base    string
+	header  http.Header
 	errs    Errors
 	service string // the host of baseURL, to name in errors
 }
 
 // Option configures a Client.
-type Option func(*resty.Client)
+type Option func(*Client)
 
 // WithTransport sends requests through rt, for example a balancing transport
 // that resolves a service name to one of its instances. If not given,
 // http.DefaultTransport is used.
 func WithTransport(rt http.RoundTripper) Option {
-	return func(c *resty.Client) { c.SetTransport(rt) }
+	return func(c *Client) { c.hc = &http.Client{Transport: rt} }
+}
+
+// WithHeader sends a header with every request.
+func WithHeader(key, value string) Option {
+	return func(c *Client) { c.header.Set(key, value) }
 }
 
 // NewClient returns a client for the service at baseURL (such as
 // "http://127.0.0.1:9001" or, behind a balancing transport, "http://catalog").
 func NewClient(baseURL string, errs Errors, opts ...Option) *Client {
-	r := resty.New().SetBaseURL(baseURL).SetHeader("Accept", "application/json")
-	for _, o := range opts {
-		o(r)
-	}
-	service := baseURL
+	c := &Client{hc: http.DefaultClient, base: strings.TrimSuffix(baseURL, "/"), header: http.Header{"Accept": {"application/json"}},
+		errs: errs, service: baseURL}
 	if u, err := url.Parse(baseURL); err == nil && u.Host != "" {
-		service = u.Host
+		c.service = u.Host
 	}
-	return &Client{r: r, errs: errs, service: service}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // UnreachableError is a call that got no answer from its service. Its
@@ -109,31 +125,51 @@ func Send[T any](ctx context.Context, c *Client, method, path string, body any) 
 
 func do[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (T, error) {
 	var out T
-	req := c.r.R().SetContext(ctx).SetResult(&out).SetError(&problem.Problem{})
-	if d, ok := ctx.Deadline(); ok {
-		req.SetHeader(hop.TimeoutHeader, strconv.FormatInt(max(time.Until(d).Milliseconds(), 1), 10))
+	target := c.base + path
+	if len(query) > 0 {
+		target += "?" + query.Encode()
 	}
-	if query != nil {
-		req.SetQueryParamsFromValues(query)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return out, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b) // NewRequest sets GetBody: a refused request can be sent again
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
 	}
 	if body != nil {
-		req.SetHeader("Content-Type", "application/json").SetBody(body)
+		req.Header["Content-Type"] = []string{"application/json"}
 	}
-	resp, err := req.Execute(method, path)
+	if d, ok := ctx.Deadline(); ok {
+		req.Header[hop.TimeoutHeader] = []string{strconv.FormatInt(max(time.Until(d).Milliseconds(), 1), 10)}
+	}
+	resp, err := c.hc.Do(req)
 	if err != nil {
 		return out, &UnreachableError{Service: c.service, Err: err}
 	}
-	if resp.IsError() {
-		p, _ := resp.Error().(*problem.Problem)
-		if p == nil || p.Status == 0 {
-			p = problem.New(resp.StatusCode(), "", string(resp.Body()))
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is used again
+		resp.Body.Close()
+	}()
+	if resp.StatusCode >= http.StatusBadRequest {
+		p := &problem.Problem{}
+		if derr := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(p); derr != nil || p.Status == 0 {
+			p = problem.New(resp.StatusCode, "", http.StatusText(resp.StatusCode))
 		}
 		return out, c.errs.FromProblem(p)
 	}
+	if resp.StatusCode == http.StatusNoContent {
+		return out, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return out, &StatusError{Status: http.StatusBadGateway, Detail: c.service + " answered with something that is not the JSON it should be"}
+	}
 	return out, nil
-}
-
-// WithHeader sends a header with every request.
-func WithHeader(key, value string) Option {
-	return func(c *resty.Client) { c.SetHeader(key, value) }
 }

@@ -37,6 +37,36 @@ type Config struct {
 	// Telemetry, when not nil, traces and measures every request and
 	// serves GET /metrics.
 	Telemetry *telemetry.Telemetry
+	// AccessLevel is the level of each request's access line [EdgeLevel].
+	AccessLevel AccessLevel
+}
+
+// AccessLevel says how loud a request's access line is, given its answer's
+// status.
+type AccessLevel func(c echo.Context, status int) slog.Level
+
+// EdgeLevel is the access level of a server that clients call: a failure
+// (5xx) at warn, probes, scrapes and registry renewals at debug (a quiet
+// log when idle), every other request at info.
+func EdgeLevel(c echo.Context, status int) slog.Level {
+	switch p := c.Request().URL.Path; {
+	case status >= 500:
+		return slog.LevelWarn
+	case p == "/healthz" || p == "/readyz" || p == "/metrics",
+		c.Request().Method == http.MethodPut && strings.HasPrefix(p, "/admin/registry/instances/"):
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// InternalLevel is the access level of a service instance: its calls are
+// the gateway's, which logs the client's request, so they are at debug, and
+// a failure (5xx) at warn.
+func InternalLevel(_ echo.Context, status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
 }
 
 // New returns an echo instance with, in order: request id, tracing and
@@ -59,7 +89,7 @@ func New(cfg Config) *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(cfg.Telemetry.MetricsHandler()))
 	}
 	e.Use(
-		AccessLog(cfg.Logger),
+		AccessLog(cfg.Logger, cfg.AccessLevel),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 				cfg.Logger.ErrorContext(c.Request().Context(), "panic", "err", err, "path", c.Request().URL.Path, "stack", string(stack))
@@ -100,13 +130,22 @@ func ValidRequestID(id string) bool {
 	return true
 }
 
-// AccessLog writes one structured line per request.
-func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
+// AccessLog writes one structured line per request, at the level level
+// gives it (EdgeLevel when nil); a line below the logger's level costs
+// nothing but the check.
+func AccessLog(logger *slog.Logger, level AccessLevel) echo.MiddlewareFunc {
+	if level == nil {
+		level = EdgeLevel
+	}
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true,
 		LogRequestID: true, LogRemoteIP: true, LogError: true, LogResponseSize: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			lvl := level(c, v.Status)
+			if !logger.Enabled(c.Request().Context(), lvl) {
+				return nil
+			}
 			attrs := []slog.Attr{
 				slog.String("method", v.Method), slog.String("uri", v.URI),
 				slog.Int("status", v.Status), slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
@@ -116,7 +155,7 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 			if v.Error != nil {
 				attrs = append(attrs, slog.String("err", v.Error.Error()))
 			}
-			logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "access", attrs...)
+			logger.LogAttrs(c.Request().Context(), lvl, "access", attrs...)
 			return nil
 		},
 	})

@@ -74,8 +74,8 @@ func gather(ctx context.Context, peers []Peer, id string) []Span {
 	g.SetLimit(16)
 	for i, peer := range peers {
 		g.Go(func() error {
-			c := rest.NewClient(peer.URL, nil, rest.WithHeader("Authorization", "Bearer "+peer.Token))
-			tr, err := rest.Get[Trace](ctx, c, "/admin/traces/"+id, map[string][]string{"local": {"true"}})
+			var tr Trace
+			err := rest.NewEdge(peer.URL, nil, peer.Token).Call(ctx, "GET", "/admin/traces/"+id, map[string][]string{"local": {"true"}}, nil, &tr)
 			var se *rest.StatusError
 			if err == nil || errors.As(err, &se) {
 				parts[i] = tr.Spans

@@ -65,24 +65,25 @@ type InstanceFaults struct {
 }
 
 // Client calls one service instance's faults API.
-type Client struct{ c *rest.Client }
+type Client struct{ e *rest.Edge }
 
 // NewClient returns a client of the faults API at url (such as
-// "http://127.0.0.1:41234/admin/faults"), with the admin token.
-func NewClient(url, token string, opts ...rest.Option) *Client {
-	opts = append(opts, rest.WithHeader("Authorization", "Bearer "+token))
-	return &Client{rest.NewClient(url, errs, opts...)}
+// "http://127.0.0.1:41234/admin/faults"), with the service's credential.
+func NewClient(url, token string) *Client {
+	return &Client{rest.NewEdge(url, errs, token)}
 }
 
 // Set sets the instance's faults; nil clears them.
 func (c *Client) Set(ctx context.Context, f *Faults) (InstanceFaults, error) {
+	var out InstanceFaults
 	if f == nil {
-		return rest.Send[InstanceFaults](ctx, c.c, http.MethodDelete, "", nil)
+		return out, c.e.Call(ctx, http.MethodDelete, "", nil, nil, &out)
 	}
-	return rest.Send[InstanceFaults](ctx, c.c, http.MethodPut, "", f)
+	return out, c.e.Call(ctx, http.MethodPut, "", nil, f, &out)
 }
 
 // Get returns the instance's faults.
 func (c *Client) Get(ctx context.Context) (InstanceFaults, error) {
-	return rest.Get[InstanceFaults](ctx, c.c, "", nil)
+	var out InstanceFaults
+	return out, c.e.Call(ctx, http.MethodGet, "", nil, nil, &out)
 }

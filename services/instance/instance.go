@@ -87,7 +87,7 @@ func Describe(cfg Config) registry.Instance {
 // in-process boundary).
 func Handler(cfg Config, id string, logger *slog.Logger) http.Handler {
 	tel := cfg.Telemetry
-	e := server.New(server.Config{Logger: logger, Telemetry: tel})
+	e := server.New(server.Config{Logger: logger, Telemetry: tel, AccessLevel: server.InternalLevel})
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set(Header, id)

@@ -123,8 +123,9 @@ func (rt *Runtime) span(ctx context.Context, kind, name string) (context.Context
 	return telemetry.Start(ctx, rt.ins.tracer, kind, name)
 }
 
-// noSpan is the span of an untraced runtime: it records nothing.
-var noSpan = tracenoop.Span{}
+// noSpan is the span of an untraced runtime: it records nothing. It is an
+// interface value made once, so that handing it out allocates nothing.
+var noSpan trace.Span = tracenoop.Span{}
 
 // composite starts the span of a composite.
 func (rt *Runtime) composite(ctx context.Context, name string) (context.Context, trace.Span) {

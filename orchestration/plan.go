@@ -3,9 +3,8 @@ package orchestration
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 )
@@ -133,9 +132,10 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 // Plan is a composite: its steps and their dependencies, checked once when
 // the plan is made. Run it once per request with a fresh state.
 type Plan[S any] struct {
-	rt    *Runtime
-	nodes []node[S]
-	deps  [][]int // indexes of each node's After steps
+	rt     *Runtime
+	nodes  []node[S]
+	deps   [][]int // indexes of each node's After steps
+	waited []bool  // whether any step waits for the node
 }
 
 // NewPlan checks and returns a plan. A step may only wait for steps listed
@@ -162,6 +162,12 @@ func NewPlan[S any](rt *Runtime, steps ...Step[S]) (*Plan[S], error) {
 		index[n.name] = i
 		p.nodes = append(p.nodes, n)
 		p.deps = append(p.deps, deps)
+	}
+	p.waited = make([]bool, len(p.nodes))
+	for _, deps := range p.deps {
+		for _, j := range deps {
+			p.waited[j] = true
+		}
 	}
 	return p, nil
 }
@@ -195,14 +201,24 @@ func Compose[S any](ctx context.Context, name string, deadline time.Duration, p 
 func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 	n := len(p.nodes)
 	sources := make([]Source, n)
-	done := make([]chan struct{}, n)
+	done := make([]chan struct{}, n) // closed when the step ends, for the steps that wait for it
 	for i := range done {
-		done[i] = make(chan struct{})
+		if p.waited[i] {
+			done[i] = make(chan struct{})
+		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		failure  error // the first required step's failure, which cancels the rest
+	)
 	for i, nd := range p.nodes {
-		g.Go(func() error {
-			defer close(done[i])
+		run := func() error {
+			if done[i] != nil {
+				defer close(done[i])
+			}
 			for _, j := range p.deps[i] {
 				select {
 				case <-done[j]:
@@ -226,9 +242,17 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 				return &SourceError{Source: nd.name, Status: src.Status, Err: err}
 			}
 			return nil
+		}
+		wg.Add(1)
+		p.rt.workers.Go(func() {
+			defer wg.Done()
+			if err := run(); err != nil {
+				failOnce.Do(func() { failure = err; cancel() })
+			}
 		})
 	}
-	err := g.Wait()
+	wg.Wait()
+	err := failure
 	meta := Meta{Sources: make(map[string]Source, n)}
 	for i, nd := range p.nodes {
 		meta.Sources[nd.name] = sources[i]

@@ -79,6 +79,7 @@ type Runtime struct {
 	cfg     RuntimeConfig
 	cache   *gocache.Cache
 	flights flights
+	workers workers // the goroutines that run plans' steps
 
 	ins instruments
 
@@ -275,12 +276,16 @@ func (rt *Runtime) attempt(ctx context.Context, service, call string, p Policy, 
 		defer cancel()
 	}
 	once := func(ctx context.Context) result {
+		if rt.cfg.InProcess != nil { // no transport to name an instance
+			var v any
+			err := rt.cfg.InProcess(ctx, service, func(ctx context.Context) (err error) {
+				v, err = fn(ctx)
+				return err
+			})
+			return result{v: v, sent: 1, err: err}
+		}
 		ctx, rec := hop.WithRecord(ctx)
-		var v any
-		err := rt.inProcess(ctx, service, func(ctx context.Context) (err error) {
-			v, err = fn(ctx)
-			return err
-		})
+		v, err := fn(ctx)
 		return result{v: v, inst: rec.Instance(), sent: 1, err: err}
 	}
 	if !p.Hedge || !read {

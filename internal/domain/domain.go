@@ -73,6 +73,9 @@ func (e *Error) Error() string { return e.msg }
 // KindOf returns the kind of the domain error in err's chain, or 0 when err
 // is nil or not a domain error.
 func KindOf(err error) Kind {
+	if err == nil {
+		return 0 // without errors.As's allocation: the breaker asks of every call
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.kind

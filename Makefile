@@ -69,9 +69,12 @@ $(BIN)/staticcheck:
 $(BIN)/deadcode:
 	GOBIN=$(abspath $(BIN)) $(GO) install golang.org/x/tools/cmd/deadcode@$(DEADCODE_VERSION)
 
-## bench: the benchmarks, with allocations (not part of make test)
-bench:
+## bench: the benchmarks, with allocations, then the hot path under load: product pages over random ids at
+## capacity in both modes (CPU per page and per downstream call) and the API proxy beside nginx (not part of make test)
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN)/atrium-compare --scenarios saturation,proxy --duration 8s --workers 64 --out $(BIN)/bench/hot-path.md
+	@sed -n '/^## 6/,/^Reproduce/p' $(BIN)/bench/hot-path.md
 
 ## compare: run both architectures under the same load and write docs/comparison.md (about 3 minutes)
 COMPARE_FLAGS ?=

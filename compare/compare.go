@@ -41,6 +41,9 @@ type Config struct {
 	Progress io.Writer
 	// Command is the command line to quote in the report.
 	Command string
+	// Flags are added to every server's command line (say, --otel-sample 1
+	// to measure the cost of tracing everything).
+	Flags []string
 }
 
 // The two architectures.
@@ -152,6 +155,7 @@ func (r *runner) start(ctx context.Context, mode string, extra ...string) (*proc
 	// The load comes from one address: the per-client rate limit, which
 	// guards a gateway from one client, would measure itself.
 	args := append([]string{sub, "--no-cache", "--log-level", "error", "--data-dir", data, "--rate-limit", "0"}, extra...)
+	args = append(args, r.cfg.Flags...)
 	if !slices.Contains(args, "--addr") { // quiet logs do not say where it listens
 		addr, err := freeAddr()
 		if err != nil {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +27,10 @@ type Stats struct {
 	P95        float64 `json:"p95_ms"`
 	P99        float64 `json:"p99_ms"`
 	Max        float64 `json:"max_ms"`
+	// Idle is the machine's idle share of CPU time during the run (from
+	// /proc/stat; zero where there is none): how much the load generator
+	// and the servers left, on a machine they share.
+	Idle float64 `json:"idle"`
 	// Timeline counts outcomes in buckets of TimelineStep from the start.
 	Timeline []Bucket `json:"timeline,omitempty"`
 	// Quantiles are latency quantiles (ms) for the distribution chart.
@@ -78,6 +85,7 @@ func (l load) run(ctx context.Context, prog *progress) Stats {
 	defer prog.end()
 
 	st := Stats{hist: hdr.New(1, int64(30*time.Second/time.Microsecond), 3)}
+	idle, total := cpuTimes()
 	start := time.Now()
 	tr := l.targeter
 	if tr == nil {
@@ -88,8 +96,33 @@ func (l load) run(ctx context.Context, prog *progress) Stats {
 		prog.count(res.Code >= 200 && res.Code < 300)
 	}
 	st.Seconds = time.Since(start).Seconds()
+	if idle2, total2 := cpuTimes(); total2 > total {
+		st.Idle = float64(idle2-idle) / float64(total2-total)
+	}
 	st.finish()
 	return st
+}
+
+// cpuTimes reads the machine's idle and total CPU time, in clock ticks,
+// from the first line of /proc/stat; zeros where it cannot.
+func cpuTimes() (idle, total uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return idle, total
 }
 
 func (st *Stats) add(res *vegeta.Result, start time.Time) {

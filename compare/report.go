@@ -188,12 +188,12 @@ func (rep *Report) Markdown(charts []string) string {
 		w("A closed loop of %d clients asks for the page of a random product each time, so that identical reads seldom\n", rep.Workers)
 		w("coincide and every page makes its downstream calls. CPU is per answered page, from /proc: all processes, and\n")
 		w("the gateway's own (the `atrium up` process, or the monolith); per downstream call for the gateway and, in\n")
-		w("microservices mode, for the services that answered.\n\n")
-		w("| mode | pages/s | p50 ms | p99 ms | calls/page | CPU ms/page (all) | gateway CPU ms/page | gateway CPU µs/call | service CPU µs/call |\n")
-		w("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		w("microservices mode, for the services that answered. Idle is the machine's idle share during the run.\n\n")
+		w("| mode | pages/s | p50 ms | p99 ms | calls/page | CPU ms/page (all) | gateway CPU ms/page | gateway CPU µs/call | service CPU µs/call | idle |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.Saturation {
-			w("| %s | %.0f | %s | %s | %.2f | %.3f | %.3f | %.1f | %.1f |\n", r.Mode, r.Throughput, ms(r.P50), ms(r.P99),
-				r.CallsPerPage, r.CPUPerPageMS, r.GatewayCPUPerPageMS, r.GatewayCPUPerCallUS, r.ServiceCPUPerCallUS)
+			w("| %s | %.0f | %s | %s | %.2f | %.3f | %.3f | %.1f | %.1f | %.0f%% |\n", r.Mode, r.Throughput, ms(r.P50), ms(r.P99),
+				r.CallsPerPage, r.CPUPerPageMS, r.GatewayCPUPerPageMS, r.GatewayCPUPerCallUS, r.ServiceCPUPerCallUS, r.Idle*100)
 		}
 		w("\n")
 	}
@@ -201,9 +201,9 @@ func (rep *Report) Markdown(charts []string) string {
 		w("## 7. The API proxy beside nginx (one catalog instance, at capacity)\n\n")
 		w("`GET /services/catalog/products/p001` through atrium's proxy and through nginx (keep-alive upstream, the same\n")
 		w("service credential), %d clients, two runs each after a warm-up, alternating. CPU is the proxy processes'.\n\n", rep.Workers)
-		w("| proxy | req/s | p50 ms | p99 ms | CPU µs/request |\n|---|---:|---:|---:|---:|\n")
+		w("| proxy | req/s | p50 ms | p99 ms | CPU µs/request | idle |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.Proxy {
-			w("| %s | %.0f | %s | %s | %.1f |\n", r.Proxy, r.Throughput, ms(r.P50), ms(r.P99), r.CPUPerRequestUS)
+			w("| %s | %.0f | %s | %s | %.1f | %.0f%% |\n", r.Proxy, r.Throughput, ms(r.P50), ms(r.P99), r.CPUPerRequestUS, r.Idle*100)
 		}
 		w("\n")
 	}

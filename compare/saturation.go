@@ -164,6 +164,7 @@ func (r *runner) proxy(ctx context.Context, rep *Report) error {
 			sums[i].Requests += st.Requests
 			sums[i].OK += st.OK
 			sums[i].Errors += st.Errors
+			sums[i].Idle += st.Idle / 2
 			sums[i].CPUPerRequestUS += (after.CPU - before.CPU).Seconds() / float64(st.OK) * 1e6 / 2
 		}
 	}

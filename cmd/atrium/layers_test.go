@@ -12,6 +12,7 @@ import (
 // lower rank (docs/architecture.md, "The tree").
 var layers = map[string]int{
 	"internal":                0,
+	"partition":               0,
 	"services/<name>":         1,
 	"services/fault":          1,
 	"registry":                1,

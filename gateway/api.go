@@ -328,6 +328,9 @@ func sourceProblem(err error) *problem.Problem {
 	if k := domain.KindOf(err); k != 0 {
 		return problem.New(k.Status(), k.String(), err.Error())
 	}
+	if p, ok := problem.FromCoded(err); ok { // a partition that did not answer
+		return p
+	}
 	status := orchestration.StatusError
 	var se *orchestration.SourceError
 	var ce *orchestration.SagaError

@@ -11,6 +11,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/partition"
 )
 
 // state is a test composite's state: each step writes its own slot.
@@ -280,6 +281,26 @@ func TestBreakerOpensAndRecoversThroughHalfOpen(t *testing.T) {
 	}
 	if st := rt.BreakerState("svc-x"); st != "closed" {
 		t.Errorf("after three good probes the breaker is %s, want closed", st)
+	}
+}
+
+// TestOnePartitionDownLeavesTheBreakerClosed: a partition that does not
+// answer fails its own keys; the service's other partitions still serve, so
+// its breaker stays closed.
+func TestOnePartitionDownLeavesTheBreakerClosed(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 3, BreakerCooldown: time.Minute})
+	down := func(context.Context) (string, error) {
+		return "", &partition.UnavailableError{Service: "svc-x", Partition: "E-P", Err: errBoom}
+	}
+	p := plan(t, rt, fetch("x", 0, orchestration.Policy{Required: true}, down))
+	for range 5 {
+		var s state
+		if _, err := p.Run(context.Background(), &s); !errors.As(err, new(*partition.UnavailableError)) {
+			t.Fatalf("err = %v, want the partition's", err)
+		}
+	}
+	if st := rt.BreakerState("svc-x"); st != "closed" {
+		t.Errorf("after 5 calls to one partition that is down the service's breaker is %s, want closed", st)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/internal/hop"
 )
 
@@ -162,7 +163,12 @@ func (rt *Runtime) breaker(service string) *gobreaker.CircuitBreaker[struct{}] {
 			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
 			// An answer (a 404, a declined payment) is not a failure of the
 			// service, and a call its caller abandoned says nothing of it.
-			IsExcluded: func(err error) bool { return domain.Is(err) || errors.Is(err, context.Canceled) },
+			// Nor is one partition that did not answer: the others serve
+			// their keys, and its own keys fail fast without it (its
+			// instances are out of the balancer's pool).
+			IsExcluded: func(err error) bool {
+				return domain.Is(err) || errors.Is(err, context.Canceled) || errors.As(err, new(*partition.UnavailableError))
+			},
 		})
 	})
 }

@@ -66,6 +66,25 @@ func As(err error) (*Problem, bool) {
 	return p, ok
 }
 
+// FromCoded reports whether err is or wraps a Coded error, and returns its
+// problem, with err's message as the detail.
+func FromCoded(err error) (*Problem, bool) {
+	var c Coded
+	if errors.As(err, &c) {
+		return New(c.HTTPStatus(), c.ProblemCode(), err.Error()), true
+	}
+	return nil, false
+}
+
+// Coded is an error that knows its status and code, for the packages
+// below this one's users that must not import it (a partition that did not
+// answer is a 503 partition_unavailable).
+type Coded interface {
+	error
+	HTTPStatus() int
+	ProblemCode() string
+}
+
 // Write sends p as the response, with the problem media type.
 func Write(w http.ResponseWriter, p *Problem) {
 	w.Header().Set("Content-Type", ContentType)

@@ -125,6 +125,9 @@ func problemFor(err error) *problem.Problem {
 	if k := domain.KindOf(err); k != 0 {
 		return problem.New(k.Status(), k.String(), err.Error())
 	}
+	if p, ok := problem.FromCoded(err); ok {
+		return p
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return problem.New(he.Code, "", fmt.Sprint(he.Message))

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/atrium-bff/atrium/internal/seed"
+	"github.com/atrium-bff/atrium/partition"
 )
 
 //go:embed seed.json
@@ -29,7 +30,11 @@ type account struct {
 }
 
 // New returns a Store holding the seed users.
-func New() *Store {
+func New() *Store { return NewPart(func(User) bool { return true }) }
+
+// NewPart returns a Store holding the seed users that keep says it keeps:
+// one partition's (Partition builds such a keep).
+func NewPart(keep func(User) bool) *Store {
 	data := seed.Load[struct {
 		Users []struct {
 			User
@@ -39,6 +44,9 @@ func New() *Store {
 	s := &Store{byID: make(map[string]User, len(data.Users)), byEmail: make(map[string]account, len(data.Users)),
 		hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	for _, u := range data.Users {
+		if !keep(u.User) {
+			continue
+		}
 		s.byID[u.ID] = u.User
 		s.byEmail[strings.ToLower(u.Email)] = account{user: u.User, hash: []byte(u.PasswordHash)}
 	}
@@ -95,6 +103,29 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 		return User{}, ErrBadCredentials
 	}
 	return acc.user, nil
+}
+
+// Find implements Service.
+func (s *Store) Find(_ context.Context, q Query) (Found, error) {
+	if err := q.Check(); err != nil {
+		return Found{}, err
+	}
+	found := Found{Users: []User{}}
+	for _, u := range s.byID {
+		if q.Match(u) {
+			found.Users = append(found.Users, u)
+		}
+	}
+	SortFound(found.Users)
+	return found, nil
+}
+
+// Partition returns the keep of NewPart for partition i of scheme.
+func Partition(scheme partition.Scheme, i int) func(User) bool {
+	return func(u User) bool {
+		owner, err := scheme.Owner(KeyOf(scheme.Kind(), u))
+		return err == nil && owner == i
+	}
 }
 
 var _ Service = (*Store)(nil)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,6 +30,7 @@ type credentials struct {
 // gateway's /api/v1/sessions and /api/v1/me are the way in).
 var Surface = rest.Surface{
 	{Method: http.MethodGet, Path: "/users", Access: rest.Internal},
+	{Method: http.MethodGet, Path: "/users/search", Access: rest.Internal},
 	{Method: http.MethodGet, Path: "/users/:id", Access: rest.Internal},
 	{Method: http.MethodPost, Path: "/authenticate", Access: rest.Internal},
 }
@@ -36,11 +38,20 @@ var Surface = rest.Surface{
 // NewHandler serves svc:
 //
 //	GET /users?ids=u01,u02
+//	GET  /users/search?surname_from=E&surname_to=Q&country=DE,FR
 //	GET  /users/{id}
 //	POST /authenticate       {"email": "...", "password": "..."}
 func NewHandler(svc users.Service) http.Handler {
 	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		e.GET("/users", rest.ByIDs(users.ValidID, svc.Users))
+		e.GET("/users/search", func(c echo.Context) error {
+			q := users.Query{SurnameFrom: c.QueryParam("surname_from"), SurnameTo: c.QueryParam("surname_to")}
+			if cs := c.QueryParam("country"); cs != "" {
+				q.Countries = strings.Split(cs, ",")
+			}
+			found, err := svc.Find(c.Request().Context(), q)
+			return rest.Reply(c, http.StatusOK, found, err)
+		})
 		e.GET("/users/:id", rest.ByParam("id", users.ValidID, svc.User))
 		e.POST("/authenticate", rest.WithBody(http.StatusOK, func(c echo.Context, cr credentials) (users.User, error) {
 			return svc.Authenticate(c.Request().Context(), cr.Email, cr.Password)
@@ -65,4 +76,14 @@ func (c client) Authenticate(ctx context.Context, email, password string) (users
 
 func (c client) Users(ctx context.Context, ids []string) ([]users.User, error) {
 	return rest.GetBatch[users.User](ctx, c.c, "/users", "ids", ids)
+}
+
+func (c client) Find(ctx context.Context, q users.Query) (users.Found, error) {
+	v := url.Values{}
+	for k, x := range map[string]string{"surname_from": q.SurnameFrom, "surname_to": q.SurnameTo, "country": strings.Join(q.Countries, ",")} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	return rest.Get[users.Found](ctx, c.c, "/users/search", v)
 }

@@ -15,8 +15,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/internal/domain"
-	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/internal/hop"
+	"github.com/atrium-bff/atrium/partition"
 )
 
 // Policy says how one call behaves. The zero value is an optional call with

@@ -67,7 +67,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg composite.Config, more ...fun
 	if !withSpec {
 		sp = nil
 	}
-	l, err := services.Open(t.TempDir())
+	l, err := services.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Secret: token},
-		Composer:  composite.New(services.Remote(rt, ""), withAnswer(cfg)),
+		Composer:  composite.New(services.Remote(rt, "", nil), withAnswer(cfg)),
 		Upstreams: upstreams,
 	}
 	for _, m := range more {
@@ -280,7 +280,7 @@ func TestProxyTimeoutIs504(t *testing.T) {
 
 func TestMicroservicesMatchMonolith(t *testing.T) {
 	reg := registry.New(time.Minute)
-	l, err := services.Open(t.TempDir())
+	l, err := services.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ import (
 func bothModes(t testing.TB) map[string]*echo.Echo {
 	t.Helper()
 	reg := registry.New(time.Minute)
-	l, err := services.Open(t.TempDir())
+	l, err := services.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,21 @@ func Parse(spec string) (Scheme, error) {
 	return s, nil
 }
 
+// Names returns the names of s's partitions, in order.
+func Names(s Scheme) []string {
+	out := make([]string, s.Len())
+	for i := range out {
+		out[i] = s.Name(i)
+	}
+	return out
+}
+
+// Index returns the partition of s named name, or false.
+func Index(s Scheme, name string) (int, bool) {
+	i := slices.Index(Names(s), name)
+	return i, i >= 0
+}
+
 // all returns 0, 1, …, n-1.
 func all(n int) []int {
 	out := make([]int, n)
@@ -233,13 +248,7 @@ func (s *rangeScheme) Name(i int) string {
 	return string(s.first[i]) + "-" + string(s.last(i))
 }
 
-func (s *rangeScheme) String() string {
-	names := make([]string, s.Len())
-	for i := range names {
-		names[i] = s.Name(i)
-	}
-	return string(Range) + ":" + strings.Join(names, ",")
-}
+func (s *rangeScheme) String() string { return string(Range) + ":" + strings.Join(Names(s), ",") }
 
 // initial returns key's first letter in upper case, or false.
 func initial(key string) (byte, bool) {
@@ -318,4 +327,29 @@ func Jump(key uint64, n int) int {
 		j = int64(float64(b+1) * (float64(int64(1)<<31) / float64((key>>33)+1)))
 	}
 	return int(b)
+}
+
+// The registry meta of an instance that owns a partition: the partition's
+// name, and the scheme it is a partition of.
+const (
+	MetaName   = "partition"
+	MetaScheme = "partition_scheme"
+)
+
+// Host is the host name that addresses partition i of service in a
+// gateway's balancer: "p1.users".
+func Host(service string, i int) string { return "p" + strconv.Itoa(i) + "." + service }
+
+// ParseHost reads a Host: the service and the partition, or false for the
+// host of a whole service.
+func ParseHost(host string) (service string, i int, ok bool) {
+	p, service, ok := strings.Cut(host, ".")
+	if !ok || len(p) < 2 || p[0] != 'p' {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(p[1:])
+	if err != nil || i < 0 || i >= MaxPartitions {
+		return "", 0, false
+	}
+	return service, i, true
 }

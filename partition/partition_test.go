@@ -190,3 +190,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestHosts(t *testing.T) {
+	if h := Host("users", 2); h != "p2.users" {
+		t.Errorf("Host = %q", h)
+	}
+	if s, i, ok := ParseHost("p2.users"); !ok || s != "users" || i != 2 {
+		t.Errorf("ParseHost(p2.users) = %q, %d, %v", s, i, ok)
+	}
+	for _, h := range []string{"users", "p.users", "px.users", "q1.users", "p-1.users", "p64.users"} {
+		if _, _, ok := ParseHost(h); ok {
+			t.Errorf("ParseHost(%q) ok, want false", h)
+		}
+	}
+}

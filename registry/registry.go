@@ -17,7 +17,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,23 +205,6 @@ func (r *Registry) All() []Instance {
 		out = append(out, snap[name]...)
 	}
 	return out
-}
-
-// Ready returns a readiness check that passes when every one of services
-// has a live instance.
-func (r *Registry) Ready(services []string) func(context.Context) error {
-	return func(context.Context) error {
-		var missing []string
-		for _, name := range services {
-			if len(r.Instances(name)) == 0 {
-				missing = append(missing, name)
-			}
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("no live instance of %s", strings.Join(missing, ", "))
-		}
-		return nil
-	}
 }
 
 // Sweep removes the instances whose registration expired by now.

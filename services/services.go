@@ -20,12 +20,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/internal/telemetry"
+	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/cart/carthttp"
 	"github.com/atrium-bff/atrium/services/catalog"
@@ -90,6 +92,24 @@ type service struct {
 	// surface is each route of the service and who may call it from
 	// outside, as the service declares it.
 	surface rest.Surface
+	// serve returns the HTTP handler of the implementation in set.
+	serve func(set *Set) http.Handler
+	// parted is how the service runs partitioned; nil if it cannot.
+	parted *parted
+}
+
+// parted is a partitioned service's part of the table: its partitions
+// opened one by one, and joined behind one implementation.
+type parted struct {
+	// check refuses a scheme under which some of the service's data would
+	// be in no partition.
+	check func(scheme partition.Scheme) error
+	// open builds partition i in-process and stores it in set, as open
+	// does the whole service.
+	open func(dataDir string, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error)
+	// join stores into set the service over the partitions that parts
+	// hold, each an implementation of the service stored by fill.
+	join func(scheme partition.Scheme, set *Set, fill []func(*Set))
 }
 
 // table lists every service, in start order.
@@ -105,9 +125,14 @@ var table = []service{
 	row(Reviews,
 		func(string) (reviews.Service, io.Closer, error) { return reviews.New(), nil, nil },
 		reviewshttp.NewHandler, reviewshttp.NewClient, func(s *Set) *reviews.Service { return &s.Reviews }, reviewshttp.Surface),
-	row(Users,
+	partitioned(row(Users,
 		func(string) (users.Service, io.Closer, error) { return users.New(), nil, nil },
 		usershttp.NewHandler, usershttp.NewClient, func(s *Set) *users.Service { return &s.Users }, usershttp.Surface),
+		users.CheckSeed,
+		func(_ string, scheme partition.Scheme, i int) (users.Service, io.Closer, error) {
+			return users.NewPart(users.Partition(scheme, i)), nil, nil
+		},
+		users.Partitioned, usershttp.NewHandler, func(s *Set) *users.Service { return &s.Users }),
 	row(Cart,
 		func(dir string) (cart.Service, io.Closer, error) {
 			return closing(cart.Open(filepath.Join(dir, "cart.db")))
@@ -178,7 +203,36 @@ func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), hand
 			return handler(impl), closer, nil
 		},
 		client: func(baseURL string, set *Set, opts ...rest.Option) { *field(set) = client(baseURL, opts...) },
+		serve:  func(set *Set) http.Handler { return handler(*field(set)) },
 	}
+}
+
+// partitioned makes s a service that may run partitioned: check refuses a
+// scheme that would lose data, open builds one partition, join puts the
+// partitions behind one implementation; handler and field are the row's.
+func partitioned[S any](s service, check func(partition.Scheme) error, open func(dataDir string, scheme partition.Scheme, i int) (S, io.Closer, error),
+	join func(partition.Scheme, []S) S, handler func(S) http.Handler, field func(*Set) *S) service {
+	s.parted = &parted{
+		check: check,
+		open: func(dataDir string, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error) {
+			impl, closer, err := open(dataDir, scheme, i)
+			if err != nil {
+				return nil, nil, fmt.Errorf("open %s partition %s: %w", s.name, scheme.Name(i), err)
+			}
+			*field(set) = impl
+			return handler(impl), closer, nil
+		},
+		join: func(scheme partition.Scheme, set *Set, fill []func(*Set)) {
+			parts := make([]S, len(fill))
+			for i, f := range fill {
+				var one Set
+				f(&one)
+				parts[i] = *field(&one)
+			}
+			*field(set) = join(scheme, parts)
+		},
+	}
+	return s
 }
 
 // closing adapts the result of a store's Open: the store is also what
@@ -193,17 +247,98 @@ func closing[T io.Closer](s T, err error) (T, io.Closer, error) {
 // Remote returns an HTTP client of every service, each addressed by its
 // name (http://catalog), sent through rt, a transport that resolves the
 // name to a live instance, with the service's credential derived from
-// secret (Token); an empty secret sends none.
-func Remote(rt http.RoundTripper, secret string) Set {
+// secret (Token); an empty secret sends none. A service that parts
+// partitions is a client of each partition, addressed by partition.Host
+// (http://p1.users), joined behind one implementation.
+func Remote(rt http.RoundTripper, secret string, parts Partitioning) Set {
 	var set Set
 	for _, s := range table {
 		opts := []rest.Option{rest.WithTransport(rt)}
 		if secret != "" {
 			opts = append(opts, rest.WithHeader("Authorization", "Bearer "+Token(secret, s.name)))
 		}
-		s.client("http://"+s.name, &set, opts...)
+		scheme := parts[s.name]
+		if scheme == nil {
+			s.client("http://"+s.name, &set, opts...)
+			continue
+		}
+		fill := make([]func(*Set), scheme.Len())
+		for i := range fill {
+			fill[i] = func(one *Set) { s.client("http://"+partition.Host(s.name, i), one, opts...) }
+		}
+		s.parted.join(scheme, &set, fill)
 	}
 	return set
+}
+
+// Serve returns the HTTP handler of service name's implementation in set:
+// a gateway's own API for a partitioned service, which sends each request
+// to the partitions that can answer it.
+func Serve(name Name, set *Set) http.Handler {
+	return table[slices.IndexFunc(table, func(s service) bool { return s.name == name })].serve(set)
+}
+
+// Partitioning is the partitioned services (the Z axis), each with its
+// scheme; the others run whole.
+type Partitioning map[Name]partition.Scheme
+
+// ParsePartitioning reads "users=range:A-D,E-P,Q-Z" (more services
+// separated by spaces), checking that each service can run partitioned and
+// that its scheme loses none of its data.
+func ParsePartitioning(v string) (Partitioning, error) {
+	parts := Partitioning{}
+	for _, one := range strings.Fields(v) {
+		name, spec, ok := strings.Cut(one, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want service=scheme, as users=range:A-D,E-P,Q-Z", one)
+		}
+		i := slices.IndexFunc(table, func(s service) bool { return s.name == name })
+		switch {
+		case i < 0:
+			return nil, fmt.Errorf("no service named %q; known: %v", name, Names)
+		case table[i].parted == nil:
+			return nil, fmt.Errorf("%s cannot run partitioned; %s can", name, strings.Join(Partitionable(), ", "))
+		case parts[name] != nil:
+			return nil, fmt.Errorf("%s is partitioned twice", name)
+		}
+		scheme, err := partition.Parse(spec)
+		if err != nil {
+			return nil, err
+		}
+		if err := table[i].parted.check(scheme); err != nil {
+			return nil, err
+		}
+		parts[name] = scheme
+	}
+	return parts, nil
+}
+
+// Partitionable lists the services that can run partitioned.
+func Partitionable() []Name {
+	var out []Name
+	for _, s := range table {
+		if s.parted != nil {
+			out = append(out, s.name)
+		}
+	}
+	return out
+}
+
+// Routes lists the names a gateway's balancer resolves: each service's,
+// or each partition's host of a partitioned one (partition.Host).
+func (p Partitioning) Routes() []string {
+	var out []string
+	for _, name := range Names {
+		scheme := p[name]
+		if scheme == nil {
+			out = append(out, name)
+			continue
+		}
+		for i := range scheme.Len() {
+			out = append(out, partition.Host(name, i))
+		}
+	}
+	return out
 }
 
 // Local is services in-process: a monolith's, or a service process's own.
@@ -220,8 +355,10 @@ type Local struct {
 }
 
 // Open opens the named services in-process (every service when none is
-// named), keeping their files under dataDir.
-func Open(dataDir string, names ...Name) (*Local, error) {
+// named), keeping their files under dataDir. A service that parts
+// partitions opens each of its partitions, joined behind one
+// implementation, as a monolith runs the Z axis.
+func Open(dataDir string, parts Partitioning, names ...Name) (*Local, error) {
 	if len(names) == 0 {
 		names = Names
 	}
@@ -232,18 +369,69 @@ func Open(dataDir string, names ...Name) (*Local, error) {
 			l.Close()
 			return nil, fmt.Errorf("no service named %q; known: %v", name, Names)
 		}
-		h, closer, err := table[i].open(dataDir, &l.Set)
+		s := table[i]
+		open := s.open
+		if scheme := parts[name]; scheme != nil {
+			open = func(dataDir string, set *Set) (http.Handler, io.Closer, error) { return l.openParts(s, dataDir, scheme, set) }
+		}
+		h, closer, err := open(dataDir, &l.Set)
 		if err != nil {
 			l.Close()
 			return nil, err
 		}
+		l.add(name, h, closer)
+	}
+	return l, nil
+}
+
+// OpenPart opens partition i of service name under scheme in-process, with
+// its files under dataDir: a service process that owns one partition.
+func OpenPart(dataDir string, name Name, scheme partition.Scheme, i int) (*Local, error) {
+	j := slices.IndexFunc(table, func(s service) bool { return s.name == name })
+	switch {
+	case j < 0:
+		return nil, fmt.Errorf("no service named %q; known: %v", name, Names)
+	case table[j].parted == nil:
+		return nil, fmt.Errorf("%s cannot run partitioned; %s can", name, strings.Join(Partitionable(), ", "))
+	case i < 0 || i >= scheme.Len():
+		return nil, fmt.Errorf("%s has no partition %d", scheme, i)
+	}
+	l := &Local{Handlers: map[Name]http.Handler{}, Faults: fault.Local{}}
+	h, closer, err := table[j].parted.open(dataDir, scheme, i, &l.Set)
+	if err != nil {
+		return nil, err
+	}
+	l.add(name, h, closer)
+	return l, nil
+}
+
+// openParts opens every partition of s and stores them, joined, in set;
+// the handler serves the joined service.
+func (l *Local) openParts(s service, dataDir string, scheme partition.Scheme, set *Set) (http.Handler, io.Closer, error) {
+	opened := make([]Set, scheme.Len())
+	fill := make([]func(*Set), scheme.Len())
+	for i := range opened {
+		_, closer, err := s.parted.open(dataDir, scheme, i, &opened[i])
+		if err != nil {
+			return nil, nil, err
+		}
 		if closer != nil {
 			l.closers = append(l.closers, closer)
 		}
-		l.Faults[name] = new(fault.Injector)
-		l.Handlers[name] = l.Faults[name].Middleware(h)
+		fill[i] = func(one *Set) { *one = opened[i] }
 	}
-	return l, nil
+	s.parted.join(scheme, set, fill)
+	return s.serve(set), nil, nil
+}
+
+// add keeps a service's handler, behind a fault injector of its own, and
+// what closes its files.
+func (l *Local) add(name Name, h http.Handler, closer io.Closer) {
+	if closer != nil {
+		l.closers = append(l.closers, closer)
+	}
+	l.Faults[name] = new(fault.Injector)
+	l.Handlers[name] = l.Faults[name].Middleware(h)
 }
 
 // InProcess is the in-process call boundary of a monolith, for

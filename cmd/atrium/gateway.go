@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -102,15 +103,17 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	load, health := new(balance.Load), new(balance.Health)
 	go health.Check(ctx, reg.All, g.healthInterval)
+	resolver := balance.Partitions{Resolver: reg, Schemes: g.policy.parts}
 	rt := &balance.Transport{
-		Resolver: reg, Base: tel.Transport(balance.NewPool()), Load: load, Health: health,
+		Resolver: resolver, Base: tel.Transport(balance.NewPool()), Load: load, Health: health,
 		NewSelector: func(service string) balance.Selector {
 			sel, _ := balance.Policy(policies[service], service, load) // checked by parseBalance
 			return sel
 		},
 	}
 	name := fmt.Sprintf("gateway-%d", os.Getpid())
-	comp, closer, err := g.policy.composer(ctx, services.Remote(rt, g.token), g.dataDir, name, tel, logger, nil)
+	set := services.Remote(rt, g.token, g.policy.parts)
+	comp, closer, err := g.policy.composer(ctx, set, g.dataDir, name, tel, logger, nil)
 	if err != nil {
 		return err
 	}
@@ -118,7 +121,11 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	upstreams := map[string]http.Handler{}
 	for _, name := range services.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, "Bearer "+services.Token(g.token, name), logger)
+		if g.policy.parts[name] != nil { // the gateway sends each request to the partitions that can answer it
+			upstreams[name] = services.Serve(name, &set)
+		}
 	}
+	routes := g.policy.parts.Routes()
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: name,
 		Composer:  comp,
@@ -130,7 +137,12 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		ProxyTimeout: g.policy.proxyTimeout,
 		Spec:         openapi.MustLoad(),
 		Faults:       gateway.RemoteFaults{Resolver: reg, Secret: g.token},
-		Ready:        reg.Ready(services.Names),
+		Ready: func(context.Context) error {
+			if missing := resolver.Missing(routes); len(missing) > 0 {
+				return fmt.Errorf("no live instance of %s", strings.Join(missing, ", "))
+			}
+			return nil
+		},
 	})
 	logger.Info("gateway listening", "addr", ln.Addr().String())
 	if err := process.Ready(); err != nil {

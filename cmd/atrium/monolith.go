@@ -42,7 +42,7 @@ func monolithCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			local, err := services.Open(c.dataDir)
+			local, err := services.Open(c.dataDir, policy.parts)
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,7 @@ type policyFlags struct {
 	sagaLease, recoverEvery                          time.Duration
 	reconcileEvery, reconcileAfter                   time.Duration
 	trusted                                          []netip.Prefix
+	parts                                            services.Partitioning
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -63,6 +64,11 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.reconcileEvery, "reconcile-every", 30*time.Second, "how often charges and committed stock that no order claims are looked for (env ATRIUM_RECONCILE_EVERY)")
 	fs.DurationVar(&p.reconcileAfter, "reconcile-after", 2*time.Minute, "how old a charge or committed reservation must be before the reconciler repairs it (env ATRIUM_RECONCILE_AFTER)")
 	fs.IntVar(&p.maxInFlight, "max-inflight", 1024, "requests served at once; more are answered 503 (env ATRIUM_MAX_INFLIGHT)")
+	fs.Func("partitions", "services run partitioned (Z axis), e.g. users=range:A-D,E-P,Q-Z, users=hash:4 or users=list:DE+FR,US,*; each partition is its own instance in up (env ATRIUM_PARTITIONS)", func(v string) error {
+		var err error
+		p.parts, err = services.ParsePartitioning(v)
+		return err
+	})
 	fs.Func("trusted-proxies", "networks whose X-Forwarded-For tells the client's address, comma-separated CIDRs (default: loopback) (env ATRIUM_TRUSTED_PROXIES)", func(v string) error {
 		var err error
 		p.trusted, err = parseNetworks(v)

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/registry"
 	"github.com/atrium-bff/atrium/services"
@@ -24,6 +26,8 @@ func serviceCommand() *ffcli.Command {
 		reg       = fs.String("registry", "", "base URL of the gateway whose registry to join, e.g. http://127.0.0.1:8080 (env ATRIUM_REGISTRY)")
 		advertise = fs.String("advertise", "", "address to register; default: the listen host, or 127.0.0.1 when that is unspecified (env ATRIUM_ADVERTISE)")
 		heartbeat = fs.Duration("heartbeat", time.Second, "how often to renew the registration (env ATRIUM_HEARTBEAT)")
+		scheme    = fs.String("partition", "", "the partition scheme this instance owns a partition of, as --partitions gives it to the gateway: range:A-D,E-P,Q-Z (env ATRIUM_PARTITION)")
+		owns      = fs.String("owns", "", "the partition of --partition this instance owns, by name: E-P (env ATRIUM_OWNS)")
 		token     = fs.String("service-token", "", "this service's credential, which the gateway sends and the registry takes: atrium service-token NAME prints it (env ATRIUM_SERVICE_TOKEN)")
 	)
 	return &ffcli.Command{
@@ -43,7 +47,7 @@ func serviceCommand() *ffcli.Command {
 			if *token == "" {
 				return errors.New("service: set --service-token or ATRIUM_SERVICE_TOKEN (atrium service-token NAME prints it): a service answers only the gateway")
 			}
-			local, err := services.Open(c.dataDir, name)
+			local, meta, err := openService(c.dataDir, name, *scheme, *owns)
 			if err != nil {
 				return err
 			}
@@ -60,6 +64,7 @@ func serviceCommand() *ffcli.Command {
 			cfg := instance.Config{
 				Service: name, Handler: local.Handlers[name], Faults: local.Faults[name],
 				Listener: ln, Advertise: *advertise, Heartbeat: *heartbeat,
+				Meta:  meta,
 				Token: *token, Logger: server.NewLogger(os.Stderr, c.logLevel, name),
 				Telemetry: tel, Ready: process.Ready, ReadTimeout: c.readTimeout,
 			}
@@ -69,6 +74,25 @@ func serviceCommand() *ffcli.Command {
 			return instance.Run(ctx, cfg)
 		},
 	}
+}
+
+// openService opens service name in-process, whole, or the partition owns
+// of scheme; meta is what its registry entry adds.
+func openService(dataDir, name, scheme, owns string) (*services.Local, map[string]string, error) {
+	if scheme == "" && owns == "" {
+		local, err := services.Open(dataDir, nil, name)
+		return local, nil, err
+	}
+	s, err := partition.Parse(scheme)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--partition: %w", err)
+	}
+	i, ok := partition.Index(s, owns)
+	if !ok {
+		return nil, nil, fmt.Errorf("--owns %q: name one partition of %s: %s", owns, s, strings.Join(partition.Names(s), ", "))
+	}
+	local, err := services.OpenPart(dataDir, name, s, i)
+	return local, map[string]string{partition.MetaName: owns, partition.MetaScheme: s.String()}, err
 }
 
 func serviceTokenCommand() *ffcli.Command {

@@ -14,6 +14,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/services"
 )
@@ -49,13 +50,26 @@ func upCommand() *ffcli.Command {
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
 			var procs []process.Child
 			for _, name := range services.Names {
-				for i := range counts[name] {
-					procs = append(procs, process.Child{
-						Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
-						Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
-							"--data-dir", g.dataDir, "--log-level", g.logLevel, name},
-						Env: childEnv(services.Token(g.token, name), *serviceProcs),
-					})
+				owners := []string{""} // the whole service
+				scheme := g.policy.parts[name]
+				if scheme != nil {
+					owners = partition.Names(scheme) // an instance (or --replicas) per partition
+				}
+				for _, owns := range owners {
+					for i := range counts[name] {
+						child := process.Child{
+							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
+							Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
+								"--data-dir", g.dataDir, "--log-level", g.logLevel},
+							Env: childEnv(services.Token(g.token, name), *serviceProcs),
+						}
+						if owns != "" {
+							child.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i+1)
+							child.Args = append(child.Args, "--partition", scheme.String(), "--owns", owns)
+						}
+						child.Args = append(child.Args, name)
+						procs = append(procs, child)
+					}
 				}
 			}
 			// Stop in order: children first, so that they deregister from a

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -41,6 +42,9 @@ type Config struct {
 	// Advertise is the address to register. If empty, the listener's host,
 	// or 127.0.0.1 when it listens on every interface.
 	Advertise string
+	// Meta is added to the instance's registry entry (the partition it
+	// owns, say).
+	Meta map[string]string
 	// Registry, when not nil, is where the instance registers.
 	Registry *registry.Client
 	// Heartbeat is how often the registration is renewed [1s].
@@ -71,6 +75,7 @@ func Describe(cfg Config) registry.Instance {
 		ID: ID(cfg.Service, os.Getpid(), tcp.Port), Service: cfg.Service, Address: cfg.Advertise, Port: tcp.Port,
 		Meta: map[string]string{"pid": strconv.Itoa(os.Getpid())},
 	}
+	maps.Copy(inst.Meta, cfg.Meta)
 	if inst.Address == "" {
 		inst.Address = "127.0.0.1"
 		if !tcp.IP.IsUnspecified() {

@@ -372,7 +372,9 @@ func Open(dataDir string, parts Partitioning, names ...Name) (*Local, error) {
 		s := table[i]
 		open := s.open
 		if scheme := parts[name]; scheme != nil {
-			open = func(dataDir string, set *Set) (http.Handler, io.Closer, error) { return l.openParts(s, dataDir, scheme, set) }
+			open = func(dataDir string, set *Set) (http.Handler, io.Closer, error) {
+				return l.openParts(s, dataDir, scheme, set)
+			}
 		}
 		h, closer, err := open(dataDir, &l.Set)
 		if err != nil {

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -62,4 +63,90 @@ func Gather[T any](ctx context.Context, which []int, call func(ctx context.Conte
 	}
 	wg.Wait()
 	return out
+}
+
+// Router is what a partitioned service's implementation shares: its name,
+// its scheme, and how to tell an answer (a domain error: not found,
+// invalid) from a partition's failure.
+type Router struct {
+	Service string
+	Scheme  Scheme
+	// Answer reports whether err is the service's answer rather than a
+	// failure to answer.
+	Answer func(err error) bool
+}
+
+// Failed wraps partition i's failure to answer in an *UnavailableError; an
+// answer, and the caller's own end, stay as they are.
+func (r Router) Failed(i int, err error) error {
+	if err == nil || r.Answer(err) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &UnavailableError{Service: r.Service, Partition: r.Scheme.Name(i), Err: err}
+}
+
+// First asks the partitions in which at once and returns the first value
+// one has. An answer that miss accepts (not found, say) lets the others
+// answer; any other answer is returned at once. When none has the value
+// but one failed, the value may be there: that failure. Otherwise the
+// last miss.
+func First[T any](ctx context.Context, r Router, which []int, miss func(error) bool, call func(ctx context.Context, i int) (T, error)) (T, error) {
+	var (
+		zero            T
+		failed, missing error
+	)
+	for _, res := range Gather(ctx, which, call) {
+		switch err := r.Failed(res.Index, res.Err); {
+		case err == nil:
+			return res.Value, nil
+		case miss(err):
+			missing = err
+		case r.Answer(err):
+			return zero, err
+		case failed == nil:
+			failed = err
+		}
+	}
+	if failed != nil {
+		return zero, failed
+	}
+	return zero, missing
+}
+
+// Merge asks the partitions in which at once and returns their items
+// together, with what each answered. A partition that fails makes the
+// merge partial; when every one fails, Merge fails with the first
+// failure; an answer (an invalid query) fails it at once.
+func Merge[T any](ctx context.Context, r Router, which []int, call func(ctx context.Context, i int) ([]T, error)) (items []T, answers []Answer, partial bool, err error) {
+	results := Gather(ctx, which, call)
+	var failed error
+	items = []T{}
+	for _, res := range results {
+		a := Answer{Partition: r.Scheme.Name(res.Index), Count: len(res.Value)}
+		if res.Err != nil {
+			if r.Answer(res.Err) {
+				return nil, nil, false, res.Err
+			}
+			ferr := r.Failed(res.Index, res.Err)
+			if failed == nil {
+				failed = ferr
+			}
+			a.Error, partial = ferr.Error(), true
+		}
+		items = append(items, res.Value...)
+		answers = append(answers, a)
+	}
+	if failed != nil && allFailed(results) {
+		return nil, nil, false, failed
+	}
+	return items, answers, partial, nil
+}
+
+func allFailed[T any](rs []Result[T]) bool {
+	for _, r := range rs {
+		if r.Err == nil {
+			return false
+		}
+	}
+	return true
 }

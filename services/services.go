@@ -138,11 +138,19 @@ var table = []service{
 			return closing(cart.Open(filepath.Join(dir, "cart.db")))
 		},
 		carthttp.NewHandler, carthttp.NewClient, func(s *Set) *cart.Service { return &s.Cart }, carthttp.Surface),
-	row(Orders,
+	partitioned(row(Orders,
 		func(dir string) (orders.Service, io.Closer, error) {
 			return closing(orders.Open(filepath.Join(dir, "orders.db")))
 		},
 		ordershttp.NewHandler, ordershttp.NewClient, func(s *Set) *orders.Service { return &s.Orders }, ordershttp.Surface),
+		orders.CheckScheme,
+		func(dir string, scheme partition.Scheme, i int) (orders.Service, io.Closer, error) {
+			// A file per partition, named for the scheme too: another
+			// scheme's partition i holds other users' orders.
+			name := fmt.Sprintf("orders-%s-%d-p%d.db", scheme.Kind(), scheme.Len(), i)
+			return closing(orders.OpenPart(filepath.Join(dir, name), i, scheme.Len()))
+		},
+		orders.Partitioned, ordershttp.NewHandler, func(s *Set) *orders.Service { return &s.Orders }),
 	row(Payments,
 		func(dir string) (payments.Service, io.Closer, error) {
 			return closing(payments.Open(filepath.Join(dir, "payments.db")))

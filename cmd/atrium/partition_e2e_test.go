@@ -16,6 +16,7 @@ import (
 
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/services"
+	"github.com/atrium-bff/atrium/services/orders"
 	"github.com/atrium-bff/atrium/services/users"
 )
 
@@ -211,5 +212,80 @@ func TestAPartitionDownFailsOnlyItsUsers(t *testing.T) {
 	status, found := p.search(t, "surname_from=M")
 	if status != 200 || !found.Partial || len(found.Users) != 5 || len(found.Partitions) != 2 || found.Partitions[1].Error == "" {
 		t.Errorf("a search over E-P and Q-Z: %d %+v; want E-P's 5 users, partial", status, found)
+	}
+}
+
+// TestPartitionedOrders places checkouts with the orders service
+// partitioned by a hash of user ids, in both modes: each order is in its
+// user's partition (its id says which), a replayed key finds its order,
+// and the recent orders of all partitions merge newest first.
+func TestPartitionedOrders(t *testing.T) {
+	scheme, _ := partition.Parse("hash:2")
+	type order struct {
+		ID     string `json:"id"`
+		UserID string `json:"user_id"`
+	}
+	for _, mode := range []string{"monolith", "up"} {
+		t.Run(mode, func(t *testing.T) {
+			p := start(t, mode, "--partitions", "orders="+scheme.String())
+			placed := map[string]string{} // order → user
+			for k := 1; k <= 6; k++ {
+				user := fmt.Sprintf("u%02d", k)
+				if r := p.do(t, "POST", "/api/v1/users/"+user+"/cart/items", `{"product_id":"p001","quantity":1}`); r.status != 200 {
+					t.Fatalf("add to cart: %d %s", r.status, r.body)
+				}
+				var o struct{ Order order }
+				for range 2 { // the second is a replay, found by its key
+					r := p.do(t, "POST", "/api/v1/checkout", fmt.Sprintf(`{"user_id":%q}`, user), "Idempotency-Key", "part-"+user)
+					var again struct{ Order order }
+					if r.status != 201 || json.Unmarshal(r.body, &again) != nil || o.Order.ID != "" && again.Order.ID != o.Order.ID {
+						t.Fatalf("checkout of %s: %d %s", user, r.status, r.body)
+					}
+					o = again
+				}
+				owner, _ := scheme.Owner(user)
+				if got := orders.PartOf(o.Order.ID, scheme.Len()); got != owner {
+					t.Errorf("%s's order %s is in partition %d; the user's is %d", user, o.Order.ID, got, owner)
+				}
+				placed[o.Order.ID] = user
+			}
+			r := p.do(t, "GET", "/services/orders/orders/recent?limit=50", "")
+			var rec struct {
+				Orders     []order
+				Partitions []partition.Answer
+				Partial    bool
+			}
+			if r.status != 200 || json.Unmarshal(r.body, &rec) != nil || rec.Partial || len(rec.Partitions) != 2 || len(rec.Orders) != len(placed) {
+				t.Fatalf("recent orders: %d %s", r.status, r.body)
+			}
+			for _, o := range rec.Orders {
+				if placed[o.ID] != o.UserID {
+					t.Errorf("recent order %s of %s was not placed by this test", o.ID, o.UserID)
+				}
+			}
+			if mode != "up" {
+				return
+			}
+			for _, inst := range p.instances(t, "orders") {
+				i, _ := partition.Index(scheme, inst.Meta[partition.MetaName])
+				req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/orders/recent?limit=50", inst.Port), nil)
+				req.Header.Set("Authorization", "Bearer "+services.Token(adminToken, services.Orders))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var own struct{ Orders []order }
+				err = json.NewDecoder(resp.Body).Decode(&own)
+				resp.Body.Close()
+				if err != nil || len(own.Orders) == 0 {
+					t.Fatalf("partition %d's own orders: %v, %d", i, err, len(own.Orders))
+				}
+				for _, o := range own.Orders {
+					if owner, _ := scheme.Owner(o.UserID); owner != i {
+						t.Errorf("partition %d holds %s's order %s; the user's partition is %d", i, o.UserID, o.ID, owner)
+					}
+				}
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/partition"
 )
 
 // Line is one product of an order at the price it was sold for.
@@ -61,6 +62,18 @@ type Service interface {
 	ByKey(ctx context.Context, key string) (Order, error)
 	// ByUser returns up to limit of a user's orders, newest first.
 	ByUser(ctx context.Context, userID string, limit int) ([]Order, error)
+	// Since returns up to limit of the orders created at since or later,
+	// newest first.
+	Since(ctx context.Context, since time.Time, limit int) (Recent, error)
+}
+
+// Recent is what Since found. Partitioned orders also say what each
+// partition answered; Partial is true when one did not, and Orders then
+// holds the others' orders only.
+type Recent struct {
+	Orders     []Order            `json:"orders"`
+	Partitions []partition.Answer `json:"partitions,omitempty"`
+	Partial    bool               `json:"partial"`
 }
 
 // Errors of the orders service.

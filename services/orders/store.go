@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
@@ -33,22 +35,42 @@ CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, seq);
 // replicas share their orders. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// part of parts: the store holds partition part of parts (0 of 1 when
+	// whole), and its order numbers are seq*parts + part, so that an order
+	// id tells its partition.
+	part, parts int64
 }
 
 // Open opens (creating when absent) the database at path, making its
 // directory if needed.
-func Open(path string) (*Store, error) {
+func Open(path string) (*Store, error) { return OpenPart(path, 0, 1) }
+
+// OpenPart is Open for partition i of n: the order ids it gives are those
+// that PartOf says are partition i's.
+func OpenPart(path string, i, n int) (*Store, error) {
+	if n < 1 || i < 0 || i >= n {
+		return nil, fmt.Errorf("orders: no partition %d of %d", i, n)
+	}
 	db, err := sqlitedb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, part: int64(i), parts: int64(n)}, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-func orderID(seq int64) string { return fmt.Sprintf("o-%06d", seq) }
+func (s *Store) orderID(seq int64) string { return fmt.Sprintf("o-%06d", seq*s.parts+s.part) }
+
+// number is the number in order id (checked by ValidID).
+func number(id string) int64 {
+	n, _ := strconv.ParseInt(strings.TrimPrefix(id, "o-"), 10, 64)
+	return n
+}
+
+// PartOf is the partition of n that order id is in.
+func PartOf(id string, n int) int { return int(number(id) % int64(n)) }
 
 func validate(o NewOrder) error {
 	if !ValidUserID(o.UserID) {
@@ -85,7 +107,7 @@ func (s *Store) Create(ctx context.Context, o NewOrder) (Order, error) {
 	if o.Key != "" {
 		key = sql.NullString{String: o.Key, Valid: true}
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	now := time.Now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano) // fine enough that orders of different partitions seldom tie
 	res, err := s.db.ExecContext(ctx, `INSERT INTO orders
 		(user_id, lines, total_cents, currency, payment_id, reservation_id, idem_key, status, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
@@ -108,9 +130,11 @@ func (s *Store) Order(ctx context.Context, id string) (Order, error) {
 	if !ValidID(id) {
 		return Order{}, fmt.Errorf("malformed order id %q: %w", id, ErrInvalid)
 	}
-	var seq int64
-	fmt.Sscanf(id, "o-%d", &seq)
-	o, err := s.one(ctx, "seq = ?", seq)
+	n := number(id)
+	if n%s.parts != s.part {
+		return Order{}, fmt.Errorf("order %s: %w", id, ErrNotFound) // another partition's
+	}
+	o, err := s.one(ctx, "seq = ?", n/s.parts)
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", id, err)
 	}
@@ -138,6 +162,25 @@ func (s *Store) ByUser(ctx context.Context, userID string, limit int) ([]Order, 
 		return nil, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
 	}
 	return s.query(ctx, "user_id = ? ORDER BY seq DESC LIMIT ?", userID, limit)
+}
+
+// Since implements Service. Orders are numbered in the order they are
+// created, so the newest are the highest numbers.
+func (s *Store) Since(ctx context.Context, since time.Time, limit int) (Recent, error) {
+	if limit < 1 || limit > MaxLimit {
+		return Recent{}, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
+	}
+	newest, err := s.query(ctx, "1 ORDER BY seq DESC LIMIT ?", limit)
+	if err != nil {
+		return Recent{}, err
+	}
+	rec := Recent{Orders: []Order{}}
+	for _, o := range newest {
+		if !o.CreatedAt.Before(since) {
+			rec.Orders = append(rec.Orders, o)
+		}
+	}
+	return rec, nil
 }
 
 func (s *Store) one(ctx context.Context, where string, args ...any) (Order, error) {
@@ -169,7 +212,7 @@ func (s *Store) query(ctx context.Context, where string, args ...any) ([]Order, 
 			&o.ReservationID, &o.Key, &o.Status, &stamp); err != nil {
 			return nil, fmt.Errorf("scan order: %w", err)
 		}
-		o.ID = orderID(seq)
+		o.ID = s.orderID(seq)
 		if err := json.Unmarshal([]byte(lines), &o.Lines); err != nil {
 			return nil, fmt.Errorf("order %s lines: %w", o.ID, err)
 		}

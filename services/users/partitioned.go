@@ -13,8 +13,8 @@ import (
 // partitioned is the users Service over partitions, each a Service that
 // holds the users its partition owns (KeyOf): the Z axis.
 type partitioned struct {
-	scheme partition.Scheme
-	parts  []Service
+	partition.Router
+	parts []Service
 }
 
 // Partitioned returns the users Service over parts, where parts[i] holds
@@ -29,7 +29,7 @@ func Partitioned(scheme partition.Scheme, parts []Service) Service {
 	if len(parts) != scheme.Len() {
 		panic(fmt.Sprintf("users: %d parts for the %d partitions of %s", len(parts), scheme.Len(), scheme))
 	}
-	return &partitioned{scheme: scheme, parts: parts}
+	return &partitioned{Router: partition.Router{Service: "users", Scheme: scheme, Answer: domain.Is}, parts: parts}
 }
 
 // CheckSeed reports a seed user that no partition of scheme owns: a scheme
@@ -43,22 +43,15 @@ func CheckSeed(scheme partition.Scheme) error {
 	return nil
 }
 
-// unavailable wraps a partition's failure; an answer (a domain error) and
-// the caller's own end stay as they are.
-func (p *partitioned) unavailable(i int, err error) error {
-	if err == nil || domain.Is(err) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	return &partition.UnavailableError{Service: "users", Partition: p.scheme.Name(i), Err: err}
-}
-
 // byID is the partitions that may hold the user with id.
 func (p *partitioned) byID(id string) []int {
-	if p.scheme.Kind() == partition.Hash {
-		return p.scheme.Between(id, id)
+	if p.Scheme.Kind() == partition.Hash {
+		return p.Scheme.Between(id, id)
 	}
-	return p.scheme.Between("", "")
+	return p.Scheme.Between("", "")
 }
+
+func notFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // User implements Service: the user from the partition that has it. When
 // none has it but one did not answer, the user may be there: that
@@ -67,19 +60,7 @@ func (p *partitioned) User(ctx context.Context, id string) (User, error) {
 	if !ValidID(id) {
 		return User{}, fmt.Errorf("malformed user id %q: %w", id, ErrInvalid)
 	}
-	var failed error
-	for _, r := range partition.Gather(ctx, p.byID(id), func(ctx context.Context, i int) (User, error) { return p.parts[i].User(ctx, id) }) {
-		switch {
-		case r.Err == nil:
-			return r.Value, nil
-		case !errors.Is(r.Err, ErrNotFound) && failed == nil:
-			failed = p.unavailable(r.Index, r.Err)
-		}
-	}
-	if failed != nil {
-		return User{}, failed
-	}
-	return User{}, fmt.Errorf("user %s: %w", id, ErrNotFound)
+	return partition.First(ctx, p.Router, p.byID(id), notFound, func(ctx context.Context, i int) (User, error) { return p.parts[i].User(ctx, id) })
 }
 
 // Users implements Service: each id asked of the partitions that may hold
@@ -102,7 +83,7 @@ func (p *partitioned) Users(ctx context.Context, ids []string) ([]User, error) {
 	found := make(map[string]User, len(ids))
 	for _, r := range partition.Gather(ctx, which, func(ctx context.Context, i int) ([]User, error) { return p.parts[i].Users(ctx, asked[i]) }) {
 		if r.Err != nil {
-			return nil, p.unavailable(r.Index, r.Err)
+			return nil, p.Failed(r.Index, r.Err)
 		}
 		for _, u := range r.Value {
 			found[u.ID] = u
@@ -123,23 +104,8 @@ func (p *partitioned) Users(ctx context.Context, ids []string) ([]User, error) {
 // does but one did not answer, the account may be there: that partition's
 // failure, not a wrong password.
 func (p *partitioned) Authenticate(ctx context.Context, email, password string) (User, error) {
-	var failed error
-	for _, r := range partition.Gather(ctx, p.scheme.Between("", ""), func(ctx context.Context, i int) (User, error) {
-		return p.parts[i].Authenticate(ctx, email, password)
-	}) {
-		switch {
-		case r.Err == nil:
-			return r.Value, nil
-		case errors.Is(r.Err, ErrInvalid):
-			return User{}, r.Err
-		case !errors.Is(r.Err, ErrBadCredentials) && failed == nil:
-			failed = p.unavailable(r.Index, r.Err)
-		}
-	}
-	if failed != nil {
-		return User{}, failed
-	}
-	return User{}, ErrBadCredentials
+	return partition.First(ctx, p.Router, p.Scheme.Between("", ""), func(err error) bool { return errors.Is(err, ErrBadCredentials) },
+		func(ctx context.Context, i int) (User, error) { return p.parts[i].Authenticate(ctx, email, password) })
 }
 
 // Find implements Service: the query asked of the partitions it needs
@@ -149,47 +115,27 @@ func (p *partitioned) Find(ctx context.Context, q Query) (Found, error) {
 	if err := q.Check(); err != nil {
 		return Found{}, err
 	}
-	found := Found{Users: []User{}}
-	results := partition.Gather(ctx, p.needs(q), func(ctx context.Context, i int) (Found, error) { return p.parts[i].Find(ctx, q) })
-	var failed error
-	for _, r := range results {
-		a := partition.Answer{Partition: p.scheme.Name(r.Index), Count: len(r.Value.Users)}
-		if r.Err != nil {
-			if domain.Is(r.Err) {
-				return Found{}, r.Err
-			}
-			failed = p.unavailable(r.Index, r.Err)
-			a.Error, found.Partial = failed.Error(), true
-		}
-		found.Users = append(found.Users, r.Value.Users...)
-		found.Partitions = append(found.Partitions, a)
+	us, answers, partial, err := partition.Merge(ctx, p.Router, p.needs(q), func(ctx context.Context, i int) ([]User, error) {
+		found, err := p.parts[i].Find(ctx, q)
+		return found.Users, err
+	})
+	if err != nil {
+		return Found{}, err
 	}
-	if failed != nil && allFailed(results) {
-		return Found{}, failed
-	}
-	SortFound(found.Users)
-	return found, nil
-}
-
-func allFailed[T any](rs []partition.Result[T]) bool {
-	for _, r := range rs {
-		if r.Err == nil {
-			return false
-		}
-	}
-	return true
+	SortFound(us)
+	return Found{Users: us, Partitions: answers, Partial: partial}, nil
 }
 
 // needs returns the partitions that may hold users q selects.
 func (p *partitioned) needs(q Query) []int {
-	switch p.scheme.Kind() {
+	switch p.Scheme.Kind() {
 	case partition.Range:
-		return p.scheme.Between(q.SurnameFrom, q.SurnameTo)
+		return p.Scheme.Between(q.SurnameFrom, q.SurnameTo)
 	case partition.List:
 		if len(q.Countries) > 0 {
 			var which []int
 			for _, c := range q.Countries {
-				if i, err := p.scheme.Owner(c); err == nil && !slices.Contains(which, i) {
+				if i, err := p.Scheme.Owner(c); err == nil && !slices.Contains(which, i) {
 					which = append(which, i)
 				}
 			}
@@ -197,5 +143,5 @@ func (p *partitioned) needs(q Query) []int {
 			return which
 		}
 	}
-	return p.scheme.Between("", "")
+	return p.Scheme.Between("", "")
 }

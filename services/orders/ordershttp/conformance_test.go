@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
 	"github.com/atrium-bff/atrium/services/orders"
@@ -28,49 +29,78 @@ func newOrder(user, key string) orders.NewOrder {
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, sides, func(t *testing.T, svc orders.Service) {
-		ctx := context.Background()
-		o, err := svc.Create(ctx, newOrder("u01", ""))
-		if err != nil || o.ID == "" || o.TotalCents != 2499 || o.Status != orders.StatusPlaced || o.CreatedAt.IsZero() {
-			t.Fatalf("Create = %+v, %v", o, err)
+	conformance.Run(t, sides, suite)
+}
+
+// suite is what every orders Service does, whole or partitioned.
+func suite(t *testing.T, svc orders.Service) {
+	ctx := context.Background()
+	o, err := svc.Create(ctx, newOrder("u01", ""))
+	if err != nil || o.ID == "" || o.TotalCents != 2499 || o.Status != orders.StatusPlaced || o.CreatedAt.IsZero() {
+		t.Fatalf("Create = %+v, %v", o, err)
+	}
+	got, err := svc.Order(ctx, o.ID)
+	if err != nil || !reflect.DeepEqual(got, o) {
+		t.Errorf("Order(%s) = %+v, %v; want %+v", o.ID, got, err, o)
+	}
+	second, _ := svc.Create(ctx, newOrder("u01", "key-1"))
+	replay, err := svc.Create(ctx, newOrder("u01", "key-1"))
+	if err != nil || replay.ID != second.ID {
+		t.Errorf("a replayed key made order %s, first was %s (%v)", replay.ID, second.ID, err)
+	}
+	if byKey, err := svc.ByKey(ctx, "key-1"); err != nil || byKey.ID != second.ID {
+		t.Errorf("ByKey(key-1) = %+v, %v; want order %s", byKey, err, second.ID)
+	}
+	if _, err := svc.ByKey(ctx, "never-used"); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("ByKey(never-used) err = %v, want ErrNotFound", err)
+	}
+	if _, err := svc.ByKey(ctx, ""); !errors.Is(err, orders.ErrInvalid) {
+		t.Errorf("ByKey(\"\") err = %v, want ErrInvalid", err)
+	}
+	list, err := svc.ByUser(ctx, "u01", 5)
+	if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != o.ID {
+		t.Errorf("ByUser = %+v, %v; want newest first", list, err)
+	}
+	if list, err := svc.ByUser(ctx, "u02", 5); err != nil || len(list) != 0 {
+		t.Errorf("ByUser(u02) = %v, %v", list, err)
+	}
+	if _, err := svc.Order(ctx, "o-999999"); !errors.Is(err, orders.ErrNotFound) {
+		t.Errorf("Order(o-999999) err = %v", err)
+	}
+	bad := newOrder("u01", "")
+	bad.Lines = nil
+	if _, err := svc.Create(ctx, bad); !errors.Is(err, orders.ErrInvalid) {
+		t.Errorf("Create without lines: err = %v", err)
+	}
+	if _, err := svc.ByUser(ctx, "u01", 0); !errors.Is(err, orders.ErrInvalid) {
+		t.Errorf("ByUser limit 0: err = %v", err)
+	}
+	var ids []string // newest first
+	for _, u := range []string{"u02", "u03", "u04", "u05", "u06", "u07"} {
+		o, err := svc.Create(ctx, newOrder(u, ""))
+		if err != nil {
+			t.Fatal(err)
 		}
-		got, err := svc.Order(ctx, o.ID)
-		if err != nil || !reflect.DeepEqual(got, o) {
-			t.Errorf("Order(%s) = %+v, %v; want %+v", o.ID, got, err, o)
+		ids = append([]string{o.ID}, ids...)
+		if got, err := svc.Order(ctx, o.ID); err != nil || got.UserID != u {
+			t.Errorf("Order(%s) = %+v, %v", o.ID, got, err)
 		}
-		second, _ := svc.Create(ctx, newOrder("u01", "key-1"))
-		replay, err := svc.Create(ctx, newOrder("u01", "key-1"))
-		if err != nil || replay.ID != second.ID {
-			t.Errorf("a replayed key made order %s, first was %s (%v)", replay.ID, second.ID, err)
+	}
+	rec, err := svc.Since(ctx, o.CreatedAt, 4)
+	if err != nil || rec.Partial || len(rec.Orders) != 4 {
+		t.Fatalf("Since = %+v, %v; want 4 orders", rec, err)
+	}
+	for i, o := range rec.Orders {
+		if o.ID != ids[i] {
+			t.Errorf("Since: order %d is %s, want %s (newest first)", i, o.ID, ids[i])
 		}
-		if byKey, err := svc.ByKey(ctx, "key-1"); err != nil || byKey.ID != second.ID {
-			t.Errorf("ByKey(key-1) = %+v, %v; want order %s", byKey, err, second.ID)
-		}
-		if _, err := svc.ByKey(ctx, "never-used"); !errors.Is(err, orders.ErrNotFound) {
-			t.Errorf("ByKey(never-used) err = %v, want ErrNotFound", err)
-		}
-		if _, err := svc.ByKey(ctx, ""); !errors.Is(err, orders.ErrInvalid) {
-			t.Errorf("ByKey(\"\") err = %v, want ErrInvalid", err)
-		}
-		list, err := svc.ByUser(ctx, "u01", 5)
-		if err != nil || len(list) != 2 || list[0].ID != second.ID || list[1].ID != o.ID {
-			t.Errorf("ByUser = %+v, %v; want newest first", list, err)
-		}
-		if list, err := svc.ByUser(ctx, "u02", 5); err != nil || len(list) != 0 {
-			t.Errorf("ByUser(u02) = %v, %v", list, err)
-		}
-		if _, err := svc.Order(ctx, "o-999999"); !errors.Is(err, orders.ErrNotFound) {
-			t.Errorf("Order(o-999999) err = %v", err)
-		}
-		bad := newOrder("u01", "")
-		bad.Lines = nil
-		if _, err := svc.Create(ctx, bad); !errors.Is(err, orders.ErrInvalid) {
-			t.Errorf("Create without lines: err = %v", err)
-		}
-		if _, err := svc.ByUser(ctx, "u01", 0); !errors.Is(err, orders.ErrInvalid) {
-			t.Errorf("ByUser limit 0: err = %v", err)
-		}
-	})
+	}
+	if rec, err := svc.Since(ctx, time.Now().Add(time.Hour), 50); err != nil || len(rec.Orders) != 0 || rec.Orders == nil {
+		t.Errorf("Since an hour from now = %+v, %v; want an empty list", rec, err)
+	}
+	if _, err := svc.Since(ctx, o.CreatedAt, 0); !errors.Is(err, orders.ErrInvalid) {
+		t.Errorf("Since limit 0: err = %v", err)
+	}
 }
 
 func TestRestartLosesNoOrder(t *testing.T) {

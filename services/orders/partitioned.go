@@ -105,6 +105,8 @@ func (p *partitioned) Since(ctx context.Context, since time.Time, limit int) (Re
 	if err != nil {
 		return Recent{}, err
 	}
-	slices.SortFunc(list, func(a, b Order) int { return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(number(b.ID), number(a.ID))) })
+	slices.SortFunc(list, func(a, b Order) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(number(b.ID), number(a.ID)))
+	})
 	return Recent{Orders: list[:min(len(list), limit)], Partitions: answers, Partial: partial}, nil
 }

@@ -436,3 +436,21 @@ func TestHealClosesTheBreakerOfAServiceWithANewInstance(t *testing.T) {
 		t.Errorf("after Heal: %v, %q; want the call made at once, not after the hour's cooldown", err, s.vals[0])
 	}
 }
+
+// TestHealForgetsFailuresShortOfOpening: a breaker one failure short of
+// opening when a new instance registers starts again from none, so that a
+// last failure of the old instance does not open it on the new one.
+func TestHealForgetsFailuresShortOfOpening(t *testing.T) {
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{BreakerFailures: 3, BreakerCooldown: time.Hour})
+	p := plan(t, rt, fetch("x", 0, orchestration.Policy{Required: true}, func(context.Context) (string, error) { return "", errBoom }))
+	for range 2 {
+		p.Run(context.Background(), &state{})
+	}
+	rt.Heal("svc-x") // a new instance, two failures counted
+	for range 2 {
+		p.Run(context.Background(), &state{})
+	}
+	if st := rt.BreakerState("svc-x"); st != "closed" {
+		t.Errorf("two failures after Heal (four in all, three open it): breaker %s, want closed", st)
+	}
+}

@@ -135,16 +135,16 @@ func (rt *Runtime) BreakerState(service string) string {
 	return rt.breaker(service).State().String()
 }
 
-// Heal gives service a new, closed breaker: for a service that has a new
-// instance, which the old one's failures say nothing of. The calls that
-// follow go through at once instead of waiting out the cooldown; if the new
-// instance fails too, the breaker opens again.
+// Heal gives service a new, closed breaker with no failures counted: for
+// a service that has a new instance, which the old one's failures say
+// nothing of. The calls that follow go through at once instead of waiting
+// out the cooldown, and calls still in flight to the old instance count
+// against the old breaker, not the new one (so a breaker a few failures
+// short of opening is replaced too); if the new instance fails as well,
+// the breaker opens again.
 func (rt *Runtime) Heal(service string) {
 	rt.mu.Lock()
-	cb, ok := rt.breakers[service]
-	if ok && cb.State() != gobreaker.StateClosed {
-		delete(rt.breakers, service)
-	}
+	delete(rt.breakers, service)
 	rt.mu.Unlock()
 }
 

@@ -76,6 +76,15 @@ type Router struct {
 	Answer func(err error) bool
 }
 
+// NewRouter returns the Router of service over the n parts of scheme; n
+// other than the scheme's partitions is a wiring error, and panics.
+func NewRouter(service string, scheme Scheme, n int, answer func(error) bool) Router {
+	if n != scheme.Len() {
+		panic(fmt.Sprintf("%s: %d parts for the %d partitions of %s", service, n, scheme.Len(), scheme))
+	}
+	return Router{Service: service, Scheme: scheme, Answer: answer}
+}
+
 // Failed wraps partition i's failure to answer in an *UnavailableError; an
 // answer, and the caller's own end, stay as they are.
 func (r Router) Failed(i int, err error) error {

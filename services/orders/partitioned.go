@@ -29,10 +29,7 @@ type partitioned struct {
 // first. A partition that does not answer fails only the calls that need
 // it, with a *partition.UnavailableError.
 func Partitioned(scheme partition.Scheme, parts []Service) Service {
-	if len(parts) != scheme.Len() {
-		panic(fmt.Sprintf("orders: %d parts for the %d partitions of %s", len(parts), scheme.Len(), scheme))
-	}
-	return &partitioned{Router: partition.Router{Service: "orders", Scheme: scheme, Answer: domain.Is}, parts: parts}
+	return &partitioned{Router: partition.NewRouter("orders", scheme, len(parts), domain.Is), parts: parts}
 }
 
 // CheckScheme refuses a scheme that orders cannot run under: they are

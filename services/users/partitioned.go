@@ -26,10 +26,7 @@ type partitioned struct {
 // those countries' owners. A partition that does not answer fails only the
 // calls that need it, with a *partition.UnavailableError.
 func Partitioned(scheme partition.Scheme, parts []Service) Service {
-	if len(parts) != scheme.Len() {
-		panic(fmt.Sprintf("users: %d parts for the %d partitions of %s", len(parts), scheme.Len(), scheme))
-	}
-	return &partitioned{Router: partition.Router{Service: "users", Scheme: scheme, Answer: domain.Is}, parts: parts}
+	return &partitioned{Router: partition.NewRouter("users", scheme, len(parts), domain.Is), parts: parts}
 }
 
 // CheckSeed reports a seed user that no partition of scheme owns: a scheme

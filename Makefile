@@ -31,9 +31,10 @@ test: setup
 
 # Debian packages the tests use, as command:package: gcc for the race
 # detector, Chromium for the docs page check, curl for the walkthrough, nginx
-# and redis-server for the proxy and session tests (installed without starting
+# and redis-server for the proxy and session tests, nats-server for the
+# broker's test against a server of its own (installed without starting
 # their services).
-TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server
+TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server nats-server:nats-server
 
 ## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/gateway/balance"
 	"github.com/atrium-bff/atrium/gateway/session"
 	"github.com/atrium-bff/atrium/internal/problem"
@@ -61,6 +62,9 @@ type Config struct {
 	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.
 	Ready func(context.Context) error
+	// Events, when not nil, is the broker: /admin/events/dead lists the
+	// events its consumers failed on every delivery.
+	Events DeadLetters
 	// Telemetry, when not nil, traces and measures requests, serves
 	// /metrics, and serves the traces API under /admin/traces, gathering a
 	// trace's spans from TracePeers too.
@@ -140,6 +144,19 @@ func New(cfg Config) *echo.Echo {
 			pprof.Handler(c.Param("name")).ServeHTTP(c.Response(), c.Request())
 			return nil
 		})
+		if cfg.Events != nil {
+			admin.GET("/events/dead", func(c echo.Context) error {
+				limit, err := rest.Limit(c, 50, 500)
+				if err != nil {
+					return err
+				}
+				dead, err := cfg.Events.DeadLetters(c.Request().Context(), limit)
+				if err != nil {
+					return problem.Newf(http.StatusServiceUnavailable, "broker_unavailable", "the broker did not answer: %v", err)
+				}
+				return c.JSON(http.StatusOK, dead)
+			})
+		}
 		admin.GET("/sagas", func(c echo.Context) error {
 			rep, err := cfg.Composer.Runs(c.Request().Context())
 			return rest.Reply(c, http.StatusOK, rep, err)
@@ -149,6 +166,11 @@ func New(cfg Config) *echo.Echo {
 		}
 	}
 	return e
+}
+
+// DeadLetters lists the broker's dead letters (broker.Bus).
+type DeadLetters interface {
+	DeadLetters(ctx context.Context, limit int) ([]broker.DeadLetter, error)
 }
 
 // clientIP tells clients apart by their connection's address, or by the

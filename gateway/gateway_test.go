@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/broker"
+
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/labstack/echo/v4"
@@ -73,7 +75,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg composite.Config, more ...fun
 	}
 	t.Cleanup(func() { l.Close() })
 	gc := gateway.Config{
-		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t),
+		Logger: quiet, AdminToken: token, BodyLimit: "4K", Spec: sp, Faults: l.Faults, Telemetry: tel(t), Events: noDeadLetters{},
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Composer:  composite.New(l.Set, withAnswer(cfg)),
 		Upstreams: l.Handlers,
@@ -100,7 +102,7 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		upstreams[name] = gateway.NewProxy(name, rt, "", nil)
 	}
 	gc := gateway.Config{
-		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t),
+		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t), Events: noDeadLetters{},
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Secret: token},
 		Composer:  composite.New(services.Remote(rt, "", nil), withAnswer(cfg)),
@@ -110,6 +112,14 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		m(&gc)
 	}
 	return gateway.New(gc)
+}
+
+// noDeadLetters is a broker with no dead letters (the real one runs in
+// cmd/atrium's end-to-end tests and in package broker's).
+type noDeadLetters struct{}
+
+func (noDeadLetters) DeadLetters(context.Context, int) ([]broker.DeadLetter, error) {
+	return []broker.DeadLetter{}, nil
 }
 
 // withAnswer is cfg with the edge's rendering of a checkout, as cmd wires it.

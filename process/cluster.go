@@ -29,6 +29,8 @@ type ClusterConfig struct {
 	// Binary and Args are the worker command (a server subcommand and its flags).
 	Binary string
 	Args   []string
+	// Env is added to every worker's environment.
+	Env []string
 	// Workers is how many workers run [1].
 	Workers int
 	// Listener is the socket the workers share. Required.
@@ -146,7 +148,7 @@ func (c *Cluster) spawn(ctx context.Context, slot, restarts int, backoff Backoff
 	cmd := exec.Command(c.cfg.Binary, c.cfg.Args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{c.file, readyW} // descriptors 3 and 4
-	cmd.Env = append(os.Environ(), ListenFDEnv+"=3", ReadyFDEnv+"=4")
+	cmd.Env = append(append(os.Environ(), c.cfg.Env...), ListenFDEnv+"=3", ReadyFDEnv+"=4")
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		readyW.Close()

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/process"
 )
@@ -46,7 +49,12 @@ func clusterCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			c, err := process.NewCluster(process.ClusterConfig{Binary: self, Args: args, Workers: *workers,
+			env, stopBroker, err := clusterBroker(args, logger)
+			if err != nil {
+				return err
+			}
+			defer stopBroker()
+			c, err := process.NewCluster(process.ClusterConfig{Binary: self, Args: args, Env: env, Workers: *workers,
 				Listener: ln.(*net.TCPListener), Logger: logger})
 			if err != nil {
 				return err
@@ -72,4 +80,30 @@ func clusterCommand() *ffcli.Command {
 			return nil
 		},
 	}
+}
+
+// clusterBroker gives workers that would each embed a NATS server (a
+// monolith or a gateway with no --nats of their own) the cluster's one
+// instead, kept in their data directory: workers on one data directory
+// share one broker, as they share its databases. It returns what the
+// workers' environment gains and what stops the server.
+func clusterBroker(args []string, logger *slog.Logger) (env []string, stop func(), err error) {
+	stop = func() {}
+	if args[0] == "service" || slices.Contains(args, "--nats") || os.Getenv("ATRIUM_NATS") != "" {
+		return nil, stop, nil
+	}
+	dataDir := os.Getenv("ATRIUM_DATA_DIR")
+	if i := slices.Index(args, "--data-dir"); i >= 0 && i+1 < len(args) {
+		dataDir = args[i+1]
+	}
+	if dataDir == "" {
+		dataDir = "data"
+	}
+	password := newToken()
+	srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", []broker.User{{Name: natsUser, Password: password}})
+	if err != nil {
+		return nil, nil, err
+	}
+	logger.Info("cluster broker listening", "url", srv.URL())
+	return []string{"ATRIUM_NATS=" + srv.URL(), "ATRIUM_NATS_PASSWORD=" + password}, srv.Shutdown, nil
 }

@@ -112,6 +112,11 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		},
 	}
 	name := fmt.Sprintf("gateway-%d", os.Getpid())
+	bus, closeBus, err := g.policy.broker(ctx, g.dataDir, g.token, name, logger)
+	if err != nil {
+		return err
+	}
+	defer closeBus()
 	set := services.Remote(rt, g.token, g.policy.parts)
 	comp, closer, err := g.policy.composer(ctx, set, g.dataDir, name, tel, logger, nil)
 	if err != nil {
@@ -137,6 +142,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		ProxyTimeout: g.policy.proxyTimeout,
 		Spec:         openapi.MustLoad(),
 		Faults:       gateway.RemoteFaults{Resolver: reg, Secret: g.token},
+		Events:       bus,
 		Ready: func(context.Context) error {
 			if missing := resolver.Missing(routes); len(missing) > 0 {
 				return fmt.Errorf("no live instance of %s", strings.Join(missing, ", "))

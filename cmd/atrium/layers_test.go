@@ -16,6 +16,7 @@ var layers = map[string]int{
 	"services/<name>":         1,
 	"services/fault":          1,
 	"registry":                1,
+	"broker":                  1,
 	"openapi":                 1,
 	"process":                 1,
 	"orchestration":           1,

@@ -48,6 +48,11 @@ func monolithCommand() *ffcli.Command {
 			}
 			defer local.Close()
 			name := fmt.Sprintf("monolith-%d", os.Getpid())
+			bus, closeBus, err := policy.broker(ctx, c.dataDir, c.token, name, logger)
+			if err != nil {
+				return err
+			}
+			defer closeBus()
 			comp, closer, err := policy.composer(ctx, local.Set, c.dataDir, name, tel, logger, local.InProcess(tel.Tracer))
 			if err != nil {
 				return err
@@ -68,6 +73,7 @@ func monolithCommand() *ffcli.Command {
 				ProxyTimeout: policy.proxyTimeout,
 				Spec:         openapi.MustLoad(),
 				Faults:       local.Faults,
+				Events:       bus,
 			})
 			if err := process.Ready(); err != nil {
 				return err

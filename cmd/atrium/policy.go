@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/limit"
 	"github.com/atrium-bff/atrium/gateway/session"
@@ -39,6 +40,7 @@ type policyFlags struct {
 	reconcileEvery, reconcileAfter                   time.Duration
 	trusted                                          []netip.Prefix
 	parts                                            services.Partitioning
+	nats, natsPassword                               string
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -64,6 +66,8 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&p.reconcileEvery, "reconcile-every", 30*time.Second, "how often charges and committed stock that no order claims are looked for (env ATRIUM_RECONCILE_EVERY)")
 	fs.DurationVar(&p.reconcileAfter, "reconcile-after", 2*time.Minute, "how old a charge or committed reservation must be before the reconciler repairs it (env ATRIUM_RECONCILE_AFTER)")
 	fs.IntVar(&p.maxInFlight, "max-inflight", 1024, "requests served at once; more are answered 503 (env ATRIUM_MAX_INFLIGHT)")
+	fs.StringVar(&p.nats, "nats", "embedded", "the message broker: embedded (a NATS server with JetStream in this process, its streams in --data-dir) or the URL of a NATS server, nats://host:4222 (env ATRIUM_NATS)")
+	fs.StringVar(&p.natsPassword, "nats-password", "", "password of the NATS user atrium; default: derived from the admin token (env ATRIUM_NATS_PASSWORD)")
 	fs.Func("partitions", "services run partitioned (Z axis), e.g. users=range:A-D,E-P,Q-Z, users=hash:4 or users=list:DE+FR,US,*; each partition is its own instance in up (env ATRIUM_PARTITIONS)", func(v string) error {
 		var err error
 		p.parts, err = services.ParsePartitioning(v)
@@ -152,4 +156,37 @@ func (p *policyFlags) composer(ctx context.Context, set services.Set, dataDir, o
 	go c.Recover(ctx, p.recoverEvery)
 	go c.Reconcile(ctx, p.reconcileEvery, p.reconcileAfter)
 	return c, log, nil
+}
+
+// natsUser is the NATS user atrium's processes connect as.
+const natsUser = "atrium"
+
+// broker connects to the broker the flags choose, starting the embedded
+// server first when they say so; close disconnects (and stops that
+// server).
+func (p *policyFlags) broker(ctx context.Context, dataDir, secret, name string, logger *slog.Logger) (bus *broker.Bus, close func(), err error) {
+	password := p.natsPassword
+	switch {
+	case password != "":
+	case secret != "":
+		password = services.Token(secret, "nats")
+	default: // no admin token to derive it from: nobody else needs it
+		password = newToken()
+	}
+	url, stop := p.nats, func() {}
+	if p.nats == "embedded" {
+		srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", []broker.User{{Name: natsUser, Password: password}})
+		if err != nil {
+			return nil, nil, err
+		}
+		url, stop = srv.URL(), srv.Shutdown
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	bus, err = broker.Connect(cctx, url, broker.Options{Name: name, User: natsUser, Password: password, Logger: logger})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return bus, func() { bus.Close(); stop() }, nil
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/testkit"
+
 	_ "modernc.org/sqlite"
 )
 
@@ -61,7 +63,10 @@ func clientAnswer(r response) keyAnswer {
 // for byte, from either gateway, and the books balance.
 func TestCheckoutSurvivesKills(t *testing.T) {
 	data := t.TempDir()
-	flags := []string{"--saga-lease", "1s", "--recover-every", "300ms"}
+	// Two gateways on one data directory share one broker, as they would
+	// across machines: a NATS server of its own (an embedded one holds its
+	// store in the data directory for one process alone).
+	flags := []string{"--saga-lease", "1s", "--recover-every", "300ms", "--nats", testkit.NATS(t, "atrium", "survive"), "--nats-password", "survive"}
 	gw := []*proc{startIn(t, data, append([]string{"up"}, flags...)...), startIn(t, data, append([]string{"up"}, flags...)...)}
 	var all []string
 	for i := 1; i <= 60; i++ {

@@ -1,5 +1,5 @@
 // Package testkit starts the real programs that atrium's tests run against
-// — Chromium, nginx, Redis — from the Debian packages that make test
+// — Chromium, nginx, Redis, NATS — from the Debian packages that make test
 // installs, on loopback ports, and stops them when the test ends.
 package testkit
 

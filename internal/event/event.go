@@ -1,0 +1,160 @@
+// Package event is atrium's domain events as they travel through the
+// broker, and the transactional outbox that publishes them: a service
+// records an event in the same SQLite transaction as the state change it
+// tells of, and a relay publishes what the outbox holds. An event is thus
+// published if and only if its change committed — at least once, with an id
+// that the broker's de-duplication and every consumer use to take it once.
+package event
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Event is a domain event: what happened (Subject, such as
+// "catalog.product.updated"), when, and its data.
+type Event struct {
+	// ID is unique: the broker de-duplicates on it, and a consumer takes an
+	// event it has taken before as done.
+	ID      string          `json:"id"`
+	Subject string          `json:"subject"`
+	At      time.Time       `json:"at"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// New returns an event of subject with data as JSON, a fresh id and the
+// time now.
+func New(subject string, data any) (Event, error) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("event %s: %w", subject, err)
+	}
+	id := make([]byte, 12)
+	_, _ = rand.Read(id)
+	return Event{ID: "ev-" + hex.EncodeToString(id), Subject: subject, At: time.Now().UTC(), Data: b}, nil
+}
+
+// Decode decodes the event's data into a T.
+func Decode[T any](e Event) (T, error) {
+	var v T
+	if err := json.Unmarshal(e.Data, &v); err != nil {
+		return v, fmt.Errorf("event %s %s: %w", e.Subject, e.ID, err)
+	}
+	return v, nil
+}
+
+// Schema is the outbox table, for a store's own schema: events recorded
+// and not yet published.
+const Schema = `
+CREATE TABLE IF NOT EXISTS outbox (
+	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+	id      TEXT NOT NULL UNIQUE,
+	subject TEXT NOT NULL,
+	at      TEXT NOT NULL,
+	data    TEXT NOT NULL
+);
+`
+
+// Record adds e to the outbox within tx: it is published if and only if tx
+// commits.
+func Record(ctx context.Context, tx *sql.Tx, e Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, subject, at, data) VALUES (?, ?, ?, ?)`,
+		e.ID, e.Subject, e.At.Format(time.RFC3339Nano), string(e.Data))
+	if err != nil {
+		return fmt.Errorf("outbox: record %s: %w", e.Subject, err)
+	}
+	return nil
+}
+
+// Publish publishes one event; it returns only once the broker holds it.
+type Publish func(ctx context.Context, e Event) error
+
+// Relay publishes the outbox of db, oldest first, and deletes what the
+// broker took. Several relays (the replicas of a service) may share one
+// outbox: an event that two of them publish is one event to the broker,
+// which de-duplicates on its id.
+type Relay struct {
+	DB      *sql.DB
+	Publish Publish
+	Logger  *slog.Logger
+	// Kick, when not nil, wakes the relay at once (after a commit), instead
+	// of at its next tick.
+	Kick chan struct{}
+}
+
+// Run relays until ctx ends, every interval and whenever kicked.
+func (r *Relay) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := r.Flush(ctx); err != nil && ctx.Err() == nil && r.Logger != nil {
+			r.Logger.Warn("outbox: events not published yet; will try again", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.Kick:
+		}
+	}
+}
+
+// Flush publishes what the outbox holds now and returns how many events
+// it published. It stops at the first event the broker does not take,
+// which stays for the next flush: events go out in the order they were
+// recorded.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	rows, err := r.DB.QueryContext(ctx, `SELECT seq, id, subject, at, data FROM outbox ORDER BY seq LIMIT 256`)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	type pending struct {
+		seq int64
+		e   Event
+	}
+	var batch []pending
+	for rows.Next() {
+		var (
+			p        pending
+			at, data string
+		)
+		if err := rows.Scan(&p.seq, &p.e.ID, &p.e.Subject, &at, &data); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: %w", err)
+		}
+		p.e.At, _ = time.Parse(time.RFC3339Nano, at)
+		p.e.Data = json.RawMessage(data)
+		batch = append(batch, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("outbox: %w", err)
+	}
+	for n, p := range batch {
+		if err := r.Publish(ctx, p.e); err != nil {
+			return n, fmt.Errorf("outbox: publish %s %s: %w", p.e.Subject, p.e.ID, err)
+		}
+		if _, err := r.DB.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, p.seq); err != nil {
+			return n, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	return len(batch), nil
+}
+
+// Kicker returns a channel for Relay.Kick and the function that kicks it
+// without blocking.
+func Kicker() (chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	return ch, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -198,6 +198,10 @@ func (b *Bus) deliver(ctx context.Context, durable string, msg jetstream.Msg, ha
 		return
 	}
 	if err := handle(ctx, e); err != nil {
+		if errors.Is(err, event.ErrPoison) {
+			b.bury(ctx, durable, msg, err)
+			return
+		}
 		delay := b.opts.Backoff[min(int(meta.NumDelivered), len(b.opts.Backoff))-1]
 		b.opts.Logger.Warn("event failed; delivered again later", "consumer", durable, "subject", e.Subject,
 			"event", e.ID, "delivery", meta.NumDelivered, "err", err)

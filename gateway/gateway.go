@@ -29,6 +29,7 @@ import (
 	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/registry"
 	"github.com/atrium-bff/atrium/services"
+	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/fault"
 )
 
@@ -157,6 +158,20 @@ func New(cfg Config) *echo.Echo {
 				return c.JSON(http.StatusOK, dead)
 			})
 		}
+		admin.PUT("/catalog/products/:id/price", func(c echo.Context) error {
+			var body struct {
+				PriceCents int64 `json:"price_cents"`
+			}
+			id, err := param(c, "id", catalog.ValidID, "p and 3 to 8 digits")
+			if err == nil {
+				err = rest.Bind(c, &body)
+			}
+			if err != nil {
+				return err
+			}
+			p, err := cfg.Composer.SetPrice(c.Request().Context(), id, body.PriceCents)
+			return rest.Reply(c, http.StatusOK, p, err)
+		})
 		admin.GET("/sagas", func(c echo.Context) error {
 			rep, err := cfg.Composer.Runs(c.Request().Context())
 			return rest.Reply(c, http.StatusOK, rep, err)

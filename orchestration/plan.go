@@ -36,6 +36,9 @@ type Fetch[S, T any] struct {
 	// Key identifies the read for the cache and for coalescing identical
 	// concurrent reads. Nil means neither.
 	Key func(s *S) string
+	// Tags name what a cached value holds (the products whose data it
+	// carries): Runtime.Invalidate of any of them drops it. Nil: none.
+	Tags func(v T) []string
 	// Get reads the value. It must honour ctx.
 	Get func(ctx context.Context, s *S) (T, error)
 	// Set stores the value into the state.
@@ -105,9 +108,14 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 			}
 			// Identical concurrent reads share one call.
 			res, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, error) {
+				gen := rt.tags.generation()
 				v, src, err := read(ctx, s)
 				if err == nil && f.Policy.CacheTTL > 0 {
-					rt.cache.Set(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL)
+					var tags []string
+					if f.Tags != nil {
+						tags = f.Tags(v)
+					}
+					rt.store(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL, tags, gen)
 				}
 				return flight{v, src}, err
 			})

@@ -79,6 +79,7 @@ type RuntimeConfig struct {
 type Runtime struct {
 	cfg     RuntimeConfig
 	cache   *gocache.Cache
+	tags    tags // what the cached values hold, for Invalidate
 	flights flights
 	workers workers // the goroutines that run plans' steps
 
@@ -115,6 +116,7 @@ func NewRuntime(cfg RuntimeConfig) *Runtime {
 		budgets:  map[string]*budget{},
 		latency:  map[string]*latencies{},
 	}
+	rt.cache.OnEvicted(func(key string, _ any) { rt.tags.forget(key) })
 	if err := rt.instrument(); err != nil {
 		panic(fmt.Sprintf("orchestration: instruments: %v", err))
 	}

@@ -17,14 +17,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/atrium-bff/atrium/broker"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/rest"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/partition"
@@ -87,6 +91,9 @@ type service struct {
 	// dataDir, stores it in set, and returns its HTTP handler and what
 	// closes its files (nil for none).
 	open func(dataDir string, set *Set) (http.Handler, io.Closer, error)
+	// impl returns the implementation in set, for Local.Start to find
+	// what publishes and follows events.
+	impl func(set *Set) any
 	// client stores into set an HTTP client of the service at baseURL.
 	client func(baseURL string, set *Set, opts ...rest.Option)
 	// surface is each route of the service and who may call it from
@@ -115,7 +122,9 @@ type parted struct {
 // table lists every service, in start order.
 var table = []service{
 	row(Catalog,
-		func(string) (catalog.Service, io.Closer, error) { return catalog.New(), nil, nil },
+		func(dir string) (catalog.Service, io.Closer, error) {
+			return closing(catalog.Open(filepath.Join(dir, "catalog.db")))
+		},
 		cataloghttp.NewHandler, cataloghttp.NewClient, func(s *Set) *catalog.Service { return &s.Catalog }, cataloghttp.Surface),
 	row(Inventory,
 		func(dir string) (inventory.Service, io.Closer, error) {
@@ -212,6 +221,7 @@ func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), hand
 		},
 		client: func(baseURL string, set *Set, opts ...rest.Option) { *field(set) = client(baseURL, opts...) },
 		serve:  func(set *Set) http.Handler { return handler(*field(set)) },
+		impl:   func(set *Set) any { return *field(set) },
 	}
 }
 
@@ -360,6 +370,7 @@ type Local struct {
 	// in-process calls.
 	Faults  fault.Local
 	closers []io.Closer
+	names   []Name // opened, in order
 }
 
 // Open opens the named services in-process (every service when none is
@@ -437,6 +448,7 @@ func (l *Local) openParts(s service, dataDir string, scheme partition.Scheme, se
 // add keeps a service's handler, behind a fault injector of its own, and
 // what closes its files.
 func (l *Local) add(name Name, h http.Handler, closer io.Closer) {
+	l.names = append(l.names, name)
 	if closer != nil {
 		l.closers = append(l.closers, closer)
 	}
@@ -465,6 +477,53 @@ func (l *Local) InProcess(tracer trace.Tracer) func(ctx context.Context, service
 		}
 		return call(ctx)
 	}
+}
+
+// Broker is what services need of the message broker (broker.Bus).
+type Broker interface {
+	Publish(ctx context.Context, e event.Event) error
+	Follow(ctx context.Context, subjects []string, handle broker.Handler) error
+}
+
+// publisher is a store with an outbox of events.
+type publisher interface {
+	Relay(publish event.Publish) *event.Relay
+}
+
+// follower is a store that follows events (a replica learning what another
+// changed).
+type follower interface {
+	Follows() []string
+	Changed(ctx context.Context, e event.Event) error
+	// Reload reads again what may have changed before it followed.
+	Reload(ctx context.Context) error
+}
+
+// RelayInterval is how often an outbox is looked at besides when a commit
+// wakes its relay.
+const RelayInterval = time.Second
+
+// Start connects the services opened in-process to bus until ctx ends: it
+// relays each outbox to the broker, and has each store that follows events
+// follow them.
+func (l *Local) Start(ctx context.Context, bus Broker, logger *slog.Logger) error {
+	for _, name := range l.names {
+		impl := table[slices.IndexFunc(table, func(s service) bool { return s.name == name })].impl(&l.Set)
+		if p, ok := impl.(publisher); ok {
+			r := p.Relay(bus.Publish)
+			r.Logger = logger
+			go r.Run(ctx, RelayInterval)
+		}
+		if f, ok := impl.(follower); ok {
+			if err := bus.Follow(ctx, f.Follows(), f.Changed); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if err := f.Reload(ctx); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the services' files.

@@ -123,6 +123,9 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		return err
 	}
 	defer closer.Close()
+	if err := bus.Follow(ctx, comp.Follows(), comp.OnEvent); err != nil {
+		return err
+	}
 	upstreams := map[string]http.Handler{}
 	for _, name := range services.Names {
 		upstreams[name] = gateway.NewProxy(name, rt, "Bearer "+services.Token(g.token, name), logger)

@@ -58,6 +58,12 @@ func monolithCommand() *ffcli.Command {
 				return err
 			}
 			defer closer.Close()
+			if err := local.Start(ctx, bus, logger); err != nil {
+				return err
+			}
+			if err := bus.Follow(ctx, comp.Follows(), comp.OnEvent); err != nil {
+				return err
+			}
 			ln, err := process.Listen(c.addr)
 			if err != nil {
 				return err

@@ -161,32 +161,48 @@ func (p *policyFlags) composer(ctx context.Context, set services.Set, dataDir, o
 // natsUser is the NATS user atrium's processes connect as.
 const natsUser = "atrium"
 
+// embedBroker starts the embedded NATS server when the flags ask for one
+// and points the flags at it, so that this process and its children
+// connect to it; stop stops it.
+func (p *policyFlags) embedBroker(dataDir, secret string) (stop func(), err error) {
+	switch {
+	case p.natsPassword != "":
+	case secret != "":
+		p.natsPassword = services.Token(secret, "nats")
+	default: // no admin token to derive it from: nobody else needs it
+		p.natsPassword = newToken()
+	}
+	if p.nats != "embedded" {
+		return func() {}, nil
+	}
+	srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", []broker.User{{Name: natsUser, Password: p.natsPassword}})
+	if err != nil {
+		return nil, err
+	}
+	p.nats = srv.URL()
+	return srv.Shutdown, nil
+}
+
 // broker connects to the broker the flags choose, starting the embedded
 // server first when they say so; close disconnects (and stops that
 // server).
 func (p *policyFlags) broker(ctx context.Context, dataDir, secret, name string, logger *slog.Logger) (bus *broker.Bus, close func(), err error) {
-	password := p.natsPassword
-	switch {
-	case password != "":
-	case secret != "":
-		password = services.Token(secret, "nats")
-	default: // no admin token to derive it from: nobody else needs it
-		password = newToken()
+	stop, err := p.embedBroker(dataDir, secret)
+	if err != nil {
+		return nil, nil, err
 	}
-	url, stop := p.nats, func() {}
-	if p.nats == "embedded" {
-		srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", []broker.User{{Name: natsUser, Password: password}})
-		if err != nil {
-			return nil, nil, err
-		}
-		url, stop = srv.URL(), srv.Shutdown
-	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	bus, err = broker.Connect(cctx, url, broker.Options{Name: name, User: natsUser, Password: password, Logger: logger})
+	bus, err = connectBroker(ctx, p.nats, p.natsPassword, name, logger)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
 	return bus, func() { bus.Close(); stop() }, nil
+}
+
+// connectBroker connects to the NATS server at url as atrium's user,
+// waiting for it up to 30 seconds.
+func connectBroker(ctx context.Context, url, password, name string, logger *slog.Logger) (*broker.Bus, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return broker.Connect(ctx, url, broker.Options{Name: name, User: natsUser, Password: password, Logger: logger})
 }

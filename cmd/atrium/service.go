@@ -28,6 +28,8 @@ func serviceCommand() *ffcli.Command {
 		heartbeat = fs.Duration("heartbeat", time.Second, "how often to renew the registration (env ATRIUM_HEARTBEAT)")
 		scheme    = fs.String("partition", "", "the partition scheme this instance owns a partition of, as --partitions gives it to the gateway: range:A-D,E-P,Q-Z (env ATRIUM_PARTITION)")
 		owns      = fs.String("owns", "", "the partition of --partition this instance owns, by name: E-P (env ATRIUM_OWNS)")
+		nats      = fs.String("nats", "", "the NATS server to publish this service's events to and follow others' on, nats://host:4222; none: its events wait in its outbox (env ATRIUM_NATS)")
+		natsPass  = fs.String("nats-password", "", "password of the NATS user atrium (env ATRIUM_NATS_PASSWORD)")
 		token     = fs.String("service-token", "", "this service's credential, which the gateway sends and the registry takes: atrium service-token NAME prints it (env ATRIUM_SERVICE_TOKEN)")
 	)
 	return &ffcli.Command{
@@ -61,11 +63,22 @@ func serviceCommand() *ffcli.Command {
 				return err
 			}
 			defer shutdown(tel)
+			logger := server.NewLogger(os.Stderr, c.logLevel, name)
+			if *nats != "" {
+				bus, err := connectBroker(ctx, *nats, *natsPass, name, logger)
+				if err != nil {
+					return err
+				}
+				defer bus.Close()
+				if err := local.Start(ctx, bus, logger); err != nil {
+					return err
+				}
+			}
 			cfg := instance.Config{
 				Service: name, Handler: local.Handlers[name], Faults: local.Faults[name],
 				Listener: ln, Advertise: *advertise, Heartbeat: *heartbeat,
 				Meta:  meta,
-				Token: *token, Logger: server.NewLogger(os.Stderr, c.logLevel, name),
+				Token: *token, Logger: logger,
 				Telemetry: tel, Ready: process.Ready, ReadTimeout: c.readTimeout,
 			}
 			if *reg != "" {

@@ -47,6 +47,12 @@ func upCommand() *ffcli.Command {
 			if err != nil {
 				return fmt.Errorf("up: find own binary: %w", err)
 			}
+			// The broker comes first: the children and the gateway connect to it.
+			stopBroker, err := g.policy.embedBroker(g.dataDir, g.token)
+			if err != nil {
+				return err
+			}
+			defer stopBroker()
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
 			var procs []process.Child
 			for _, name := range services.Names {
@@ -60,8 +66,8 @@ func upCommand() *ffcli.Command {
 						child := process.Child{
 							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
 							Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
-								"--data-dir", g.dataDir, "--log-level", g.logLevel},
-							Env: childEnv(services.Token(g.token, name), *serviceProcs),
+								"--data-dir", g.dataDir, "--log-level", g.logLevel, "--nats", g.policy.nats},
+							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_PASSWORD="+g.policy.natsPassword),
 						}
 						if owns != "" {
 							child.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i+1)

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -39,6 +40,10 @@ func New(subject string, data any) (Event, error) {
 	_, _ = rand.Read(id)
 	return Event{ID: "ev-" + hex.EncodeToString(id), Subject: subject, At: time.Now().UTC(), Data: b}, nil
 }
+
+// ErrPoison marks a handler's error that no redelivery can cure (data
+// that does not decode): the broker dead-letters the event at once.
+var ErrPoison = errors.New("event cannot be handled")
 
 // Decode decodes the event's data into a T.
 func Decode[T any](e Event) (T, error) {

@@ -95,7 +95,7 @@ func (c *Composer) cartPlan() *orchestration.Plan[cartState] {
 			Get: func(ctx context.Context, s *cartState) (cart.Cart, error) { return c.svc.Cart.Cart(ctx, s.userID) },
 			Set: func(s *cartState, v cart.Cart) { s.cart = v }},
 		orchestration.Fetch[cartState, []catalog.Product]{Name: "cart_products", Service: services.Catalog, After: []string{"cart"},
-			Policy: c.read(true, c.cfg.CacheTTL), Key: func(s *cartState) string { return strings.Join(cartIDs(s.cart), ",") },
+			Policy: c.read(true, c.cfg.CacheTTL), Key: func(s *cartState) string { return strings.Join(cartIDs(s.cart), ",") }, Tags: productTags,
 			Get: func(ctx context.Context, s *cartState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, cartIDs(s.cart))
 			},

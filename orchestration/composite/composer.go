@@ -88,6 +88,7 @@ type Composer struct {
 	recoveries  recoveries
 	login       *orchestration.Plan[loginState]
 	profile     *orchestration.Plan[profileState]
+	setPrice    *orchestration.Plan[priceState]
 }
 
 // New returns a Composer over svc.
@@ -132,6 +133,7 @@ func New(svc services.Set, cfg Config) *Composer {
 	c.cartChange = c.cartChangePlan()
 	c.checkout = c.checkoutSaga()
 	c.login, c.profile = c.loginPlan(), c.profilePlan()
+	c.setPrice = c.setPricePlan()
 	return c
 }
 

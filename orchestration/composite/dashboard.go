@@ -89,13 +89,13 @@ func (c *Composer) dashboardPlan() *orchestration.Plan[dashboardState] {
 			Get: func(ctx context.Context, s *dashboardState) (cart.Cart, error) { return c.svc.Cart.Cart(ctx, s.userID) },
 			Set: func(s *dashboardState, v cart.Cart) { s.cart = v }},
 		orchestration.Fetch[dashboardState, []catalog.Product]{Name: "order_products", Service: services.Catalog, After: []string{"orders"},
-			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(s.orderIDs(), ",") },
+			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(s.orderIDs(), ",") }, Tags: productTags,
 			Get: func(ctx context.Context, s *dashboardState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, s.orderIDs())
 			},
 			Set: func(s *dashboardState, v []catalog.Product) { s.orderProducts = v }},
 		orchestration.Fetch[dashboardState, []catalog.Product]{Name: "cart_products", Service: services.Catalog, After: []string{"cart"},
-			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(cartIDs(s.cart), ",") },
+			Policy: c.read(false, c.cfg.CacheTTL), Key: func(s *dashboardState) string { return strings.Join(cartIDs(s.cart), ",") }, Tags: productTags,
 			Get: func(ctx context.Context, s *dashboardState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, cartIDs(s.cart))
 			},

@@ -51,8 +51,9 @@ func listingKey(s *listingState) string {
 func (c *Composer) listingPlan() *orchestration.Plan[listingState] {
 	return orchestration.MustPlan(c.rt,
 		orchestration.Fetch[listingState, catalog.Page]{Name: "products", Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), Key: listingKey,
-			Get: func(ctx context.Context, s *listingState) (catalog.Page, error) { return c.svc.Catalog.List(ctx, s.q) },
-			Set: func(s *listingState, v catalog.Page) { s.page = v }},
+			Tags: func(v catalog.Page) []string { return productTags(v.Items) },
+			Get:  func(ctx context.Context, s *listingState) (catalog.Page, error) { return c.svc.Catalog.List(ctx, s.q) },
+			Set:  func(s *listingState, v catalog.Page) { s.page = v }},
 		orchestration.Fetch[listingState, []inventory.Stock]{Name: "stock", Service: services.Inventory, After: []string{"products"},
 			Policy: c.read(false, c.stockTTL()), Key: listingKey,
 			Get: func(ctx context.Context, s *listingState) ([]inventory.Stock, error) {

@@ -117,6 +117,7 @@ func recKey(s *pageState) string { return strings.Join(s.recIDs(), ",") }
 func (c *Composer) productPagePlan() *orchestration.Plan[pageState] {
 	return orchestration.MustPlan(c.rt,
 		orchestration.Fetch[pageState, catalog.Product]{Name: "product", Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), Key: pageID,
+			Tags: func(p catalog.Product) []string { return productTags([]catalog.Product{p}) },
 			Get: func(ctx context.Context, s *pageState) (catalog.Product, error) {
 				return c.svc.Catalog.Product(ctx, s.id)
 			},
@@ -142,7 +143,7 @@ func (c *Composer) productPagePlan() *orchestration.Plan[pageState] {
 			},
 			Set: func(s *pageState, v []recommendations.Recommendation) { s.recs = v }},
 		orchestration.Fetch[pageState, []catalog.Product]{Name: "recommended_products", Service: services.Catalog, After: []string{"recommendations"},
-			Policy: c.read(false, c.cfg.CacheTTL), Key: recKey,
+			Policy: c.read(false, c.cfg.CacheTTL), Key: recKey, Tags: productTags,
 			Get: func(ctx context.Context, s *pageState) ([]catalog.Product, error) {
 				return c.svc.Catalog.Products(ctx, s.recIDs())
 			},

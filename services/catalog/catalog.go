@@ -49,6 +49,23 @@ type Service interface {
 	Products(ctx context.Context, ids []string) ([]Product, error)
 	// List returns a page of products ordered by id.
 	List(ctx context.Context, q ListQuery) (Page, error)
+	// SetPrice changes a product's price and returns the product as it is
+	// now; a ProductUpdated event tells of it.
+	SetPrice(ctx context.Context, id string, cents int64) (Product, error)
+}
+
+// SubjectProductUpdated is the subject of ProductUpdated.
+const SubjectProductUpdated = "catalog.product.updated"
+
+// ProductUpdated is the event of a product's new price.
+type ProductUpdated struct {
+	ID            string `json:"id"`
+	PriceCents    int64  `json:"price_cents"`
+	PreviousCents int64  `json:"previous_cents"`
+	Currency      string `json:"currency"`
+	// Version counts the product's changes: a consumer can tell an older
+	// event from a newer one.
+	Version int64 `json:"version"`
 }
 
 // Errors of the catalog.

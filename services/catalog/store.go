@@ -2,36 +2,211 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	_ "embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/seed"
+	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
 //go:embed seed.json
 var seedJSON []byte
 
-// Store is the in-process catalog, loaded from the seed data shipped in the
-// repository. It is read-only and safe for concurrent use.
+const schema = `
+CREATE TABLE IF NOT EXISTS prices (
+	id      TEXT PRIMARY KEY,
+	cents   INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+` + event.Schema
+
+// Store is the in-process catalog: the seed products, with the prices set
+// since kept in a SQLite file that the replicas share, beside the outbox of
+// the events that tell of them. Reads take a snapshot held in memory, with
+// no lock; a change makes a new snapshot. It is safe for concurrent use.
 type Store struct {
+	view atomic.Pointer[view]
+	db   *sql.DB
+	kick chan struct{}
+	// kicked wakes the outbox's relay after a commit.
+	kicked func()
+}
+
+// view is one snapshot of the catalog.
+type view struct {
 	byID   map[string]Product
 	sorted []Product
 }
 
-// New returns a Store holding the seed catalog.
-func New() *Store {
-	data := seed.Load[struct {
-		Products []Product `json:"products"`
-	}]("catalog", seedJSON)
-	s := &Store{byID: make(map[string]Product, len(data.Products)), sorted: data.Products}
-	sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i].ID < s.sorted[j].ID })
-	for _, p := range data.Products {
-		s.byID[p.ID] = p
+func newView(products []Product) *view {
+	v := &view{byID: make(map[string]Product, len(products)), sorted: products}
+	sort.Slice(v.sorted, func(i, j int) bool { return v.sorted[i].ID < v.sorted[j].ID })
+	for _, p := range products {
+		v.byID[p.ID] = p
 	}
-	return s
+	return v
+}
+
+// seedProducts are the products shipped in the repository.
+func seedProducts() []Product {
+	return seed.Load[struct {
+		Products []Product `json:"products"`
+	}]("catalog", seedJSON).Products
+}
+
+// Open opens (creating when absent) the catalog's database at path and
+// returns the catalog with its prices.
+func Open(path string) (*Store, error) {
+	db, err := sqlitedb.Open(path, schema)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	s := &Store{db: db}
+	s.kick, s.kicked = event.Kicker()
+	if err := s.load(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// load makes the snapshot from the seed and every price set.
+func (s *Store) load(ctx context.Context) error {
+	products := seedProducts()
+	prices, err := s.prices(ctx, "1")
+	if err != nil {
+		return err
+	}
+	for i, p := range products {
+		if cents, ok := prices[p.ID]; ok {
+			products[i].PriceCents = cents
+		}
+	}
+	s.view.Store(newView(products))
+	return nil
+}
+
+// prices reads the prices set, by product, WHERE where.
+func (s *Store) prices(ctx context.Context, where string, args ...any) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, cents FROM prices WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: prices: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			id    string
+			cents int64
+		)
+		if err := rows.Scan(&id, &cents); err != nil {
+			return nil, fmt.Errorf("catalog: prices: %w", err)
+		}
+		out[id] = cents
+	}
+	return out, rows.Err()
+}
+
+// MaxPriceCents bounds a price.
+const MaxPriceCents = 100_000_000
+
+// SetPrice implements Service: the price and its event
+// (SubjectProductUpdated) commit together.
+func (s *Store) SetPrice(ctx context.Context, id string, cents int64) (Product, error) {
+	p, err := s.Product(ctx, id)
+	if err != nil {
+		return Product{}, err
+	}
+	if cents < 1 || cents > MaxPriceCents {
+		return Product{}, fmt.Errorf("price %d: want 1 to %d cents: %w", cents, MaxPriceCents, ErrInvalid)
+	}
+	err = sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+		var version int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO prices (id, cents, version) VALUES (?, ?, 1)
+			ON CONFLICT (id) DO UPDATE SET cents = excluded.cents, version = version + 1 RETURNING version`, id, cents).Scan(&version)
+		if err != nil {
+			return fmt.Errorf("catalog: set price: %w", err)
+		}
+		e, err := event.New(SubjectProductUpdated, ProductUpdated{ID: id, PriceCents: cents, PreviousCents: p.PriceCents, Currency: p.Currency, Version: version})
+		if err != nil {
+			return err
+		}
+		return event.Record(ctx, tx, e)
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	s.kicked()
+	if err := s.Refresh(ctx, id); err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+// Refresh reads product id's price from the database into the snapshot:
+// what a replica does when another one changed it (Changed).
+func (s *Store) Refresh(ctx context.Context, id string) error {
+	prices, err := s.prices(ctx, "id = ?", id)
+	if err != nil {
+		return err
+	}
+	cents, ok := prices[id]
+	if !ok {
+		return nil
+	}
+	for {
+		old := s.view.Load()
+		p, ok := old.byID[id]
+		if !ok || p.PriceCents == cents {
+			return nil
+		}
+		p.PriceCents = cents
+		products := make([]Product, len(old.sorted))
+		copy(products, old.sorted)
+		for i := range products {
+			if products[i].ID == id {
+				products[i] = p
+			}
+		}
+		if s.view.CompareAndSwap(old, newView(products)) {
+			return nil
+		}
+	}
+}
+
+// Follows is what a catalog replica follows: the catalog's own events.
+func (s *Store) Follows() []string { return []string{SubjectProductUpdated} }
+
+// Reload reads every price again.
+func (s *Store) Reload(ctx context.Context) error { return s.load(ctx) }
+
+// Changed takes a catalog event that any replica published: the product's
+// price is read again from the database the replicas share.
+func (s *Store) Changed(ctx context.Context, e event.Event) error {
+	if e.Subject != SubjectProductUpdated {
+		return nil
+	}
+	u, err := event.Decode[ProductUpdated](e)
+	if err != nil {
+		return errors.Join(err, event.ErrPoison)
+	}
+	return s.Refresh(ctx, u.ID)
+}
+
+// Relay returns the relay of the catalog's outbox, woken after each
+// change; its Publish is the broker's.
+func (s *Store) Relay(publish event.Publish) *event.Relay {
+	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }
 
 // Product implements Service.
@@ -39,7 +214,7 @@ func (s *Store) Product(_ context.Context, id string) (Product, error) {
 	if !ValidID(id) {
 		return Product{}, fmt.Errorf("malformed product id %q: %w", id, ErrInvalid)
 	}
-	p, ok := s.byID[id]
+	p, ok := s.view.Load().byID[id]
 	if !ok {
 		return Product{}, fmt.Errorf("product %s: %w", id, ErrNotFound)
 	}
@@ -48,8 +223,9 @@ func (s *Store) Product(_ context.Context, id string) (Product, error) {
 
 // Products implements Service.
 func (s *Store) Products(_ context.Context, ids []string) ([]Product, error) {
+	byID := s.view.Load().byID
 	return seed.Pick(ids, ValidID, ErrInvalid, func(id string) (Product, bool) {
-		p, ok := s.byID[id]
+		p, ok := byID[id]
 		return p, ok
 	})
 }
@@ -67,10 +243,11 @@ func (s *Store) List(_ context.Context, q ListQuery) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	start := sort.Search(len(s.sorted), func(i int) bool { return s.sorted[i].ID > after })
+	sorted := s.view.Load().sorted
+	start := sort.Search(len(sorted), func(i int) bool { return sorted[i].ID > after })
 	needle := strings.ToLower(q.Q)
 	page := Page{Items: []Product{}}
-	for _, p := range s.sorted[start:] {
+	for _, p := range sorted[start:] {
 		if q.Category != "" && p.Category != q.Category {
 			continue
 		}

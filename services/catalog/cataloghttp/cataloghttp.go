@@ -23,6 +23,7 @@ var errs = rest.Errors{
 var Surface = rest.Surface{
 	{Method: http.MethodGet, Path: "/products", Access: rest.Public},
 	{Method: http.MethodGet, Path: "/products/:id", Access: rest.Public},
+	{Method: http.MethodPut, Path: "/products/:id/price", Access: rest.Internal},
 }
 
 // NewHandler serves svc:
@@ -30,6 +31,7 @@ var Surface = rest.Surface{
 //	GET /products?ids=p001,p002          batch read
 //	GET /products?category=&q=&limit=&cursor=   listing
 //	GET /products/{id}
+//	PUT /products/{id}/price           {"price_cents": 1999}
 func NewHandler(svc catalog.Service) http.Handler {
 	return rest.NewHandler(errs, Surface, func(e *echo.Echo) {
 		batch := rest.ByIDs(catalog.ValidID, svc.Products)
@@ -48,7 +50,14 @@ func NewHandler(svc catalog.Service) http.Handler {
 			return rest.Reply(c, http.StatusOK, page, err)
 		})
 		e.GET("/products/:id", rest.ByParam("id", catalog.ValidID, svc.Product))
+		e.PUT("/products/:id/price", rest.WithBody(http.StatusOK, func(c echo.Context, b price) (catalog.Product, error) {
+			return svc.SetPrice(c.Request().Context(), c.Param("id"), b.PriceCents)
+		}))
 	})
+}
+
+type price struct {
+	PriceCents int64 `json:"price_cents"`
 }
 
 type client struct{ c *rest.Client }
@@ -81,4 +90,8 @@ func (c client) List(ctx context.Context, q catalog.ListQuery) (catalog.Page, er
 		v.Set("cursor", q.Cursor)
 	}
 	return rest.Get[catalog.Page](ctx, c.c, "/products", v)
+}
+
+func (c client) SetPrice(ctx context.Context, id string, cents int64) (catalog.Product, error) {
+	return rest.Send[catalog.Product](ctx, c.c, http.MethodPut, "/products/"+url.PathEscape(id)+"/price", price{cents})
 }

@@ -3,22 +3,51 @@ package cataloghttp_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/atrium-bff/atrium/internal/conformance"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/catalog/cataloghttp"
 )
 
 var sides = conformance.Sides[catalog.Service]{
-	New:     func(*testing.T) catalog.Service { return catalog.New() },
+	New:     func(t *testing.T) catalog.Service { return open(t, filepath.Join(t.TempDir(), "catalog.db")) },
 	Handler: cataloghttp.NewHandler,
 	Client:  func(u string) catalog.Service { return cataloghttp.NewClient(u) },
 }
 
+func open(t *testing.T, path string) *catalog.Store { return conformance.Open(t, path, catalog.Open) }
+
 func TestConformance(t *testing.T) {
 	conformance.Run(t, sides, func(t *testing.T, svc catalog.Service) {
 		ctx := context.Background()
+
+		t.Run("set price", func(t *testing.T) {
+			before, _ := svc.Product(ctx, "p002")
+			p, err := svc.SetPrice(ctx, "p002", before.PriceCents+100)
+			if err != nil || p.PriceCents != before.PriceCents+100 || p.Name != before.Name {
+				t.Fatalf("SetPrice = %+v, %v", p, err)
+			}
+			if got, _ := svc.Product(ctx, "p002"); got.PriceCents != p.PriceCents {
+				t.Errorf("after SetPrice, Product(p002) costs %d, want %d", got.PriceCents, p.PriceCents)
+			}
+			if got, _ := svc.Products(ctx, []string{"p002"}); len(got) != 1 || got[0].PriceCents != p.PriceCents {
+				t.Errorf("after SetPrice, Products(p002) = %+v", got)
+			}
+			for _, bad := range []int64{0, -5, catalog.MaxPriceCents + 1} {
+				if _, err := svc.SetPrice(ctx, "p002", bad); !errors.Is(err, catalog.ErrInvalid) {
+					t.Errorf("SetPrice(%d) err = %v, want ErrInvalid", bad, err)
+				}
+			}
+			if _, err := svc.SetPrice(ctx, "p999", 100); !errors.Is(err, catalog.ErrNotFound) {
+				t.Errorf("SetPrice(p999) err = %v, want ErrNotFound", err)
+			}
+			if _, err := svc.SetPrice(ctx, "p002", before.PriceCents); err != nil { // as it was, for the other subtests
+				t.Fatal(err)
+			}
+		})
 
 		t.Run("product", func(t *testing.T) {
 			p, err := svc.Product(ctx, "p001")
@@ -108,4 +137,42 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestAPriceChangeIsAnEventAndReachesTheReplicas: a price change commits
+// with its event, which the outbox's relay publishes; another replica on
+// the same file takes the event and serves the new price, as does a store
+// opened afterwards.
+func TestAPriceChangeIsAnEventAndReachesTheReplicas(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	a, b := open(t, path), open(t, path)
+	before, _ := a.Product(ctx, "p007")
+	if _, err := a.SetPrice(ctx, "p007", 1234); err != nil {
+		t.Fatal(err)
+	}
+	var published []event.Event
+	n, err := a.Relay(func(_ context.Context, e event.Event) error { published = append(published, e); return nil }).Flush(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("relay published %d events, %v; want one", n, err)
+	}
+	u, err := event.Decode[catalog.ProductUpdated](published[0])
+	if err != nil || published[0].Subject != catalog.SubjectProductUpdated || u.ID != "p007" || u.PriceCents != 1234 || u.PreviousCents != before.PriceCents || u.Version != 1 {
+		t.Fatalf("event %+v: %+v, %v", published[0], u, err)
+	}
+	if p, _ := b.Product(ctx, "p007"); p.PriceCents != before.PriceCents {
+		t.Fatalf("replica b changed before it heard of it: %d", p.PriceCents)
+	}
+	if err := b.Changed(ctx, published[0]); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := b.Product(ctx, "p007"); p.PriceCents != 1234 {
+		t.Errorf("replica b after the event: %d, want 1234", p.PriceCents)
+	}
+	if p, _ := open(t, path).Product(ctx, "p007"); p.PriceCents != 1234 {
+		t.Errorf("a store opened afterwards: %d, want 1234", p.PriceCents)
+	}
+	if err := b.Changed(ctx, event.Event{ID: "ev-x", Subject: catalog.SubjectProductUpdated, Data: []byte(`"garbage"`)}); !errors.Is(err, event.ErrPoison) {
+		t.Errorf("an event that does not decode: %v, want ErrPoison (dead-lettered at once)", err)
+	}
 }

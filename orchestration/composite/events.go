@@ -1,0 +1,71 @@
+package composite
+
+import (
+	"context"
+
+	"github.com/atrium-bff/atrium/internal/event"
+	"github.com/atrium-bff/atrium/orchestration"
+	"github.com/atrium-bff/atrium/services"
+	"github.com/atrium-bff/atrium/services/catalog"
+)
+
+// ProductChanged drops every cached read that carries product id (its
+// page, the listings, carts and dashboards it is in), so that the next
+// answer has its new price: what a catalog.product.updated event tells.
+func (c *Composer) ProductChanged(id string) { c.rt.Invalidate(productTag(id)) }
+
+// Follows is what a gateway follows on the broker: the events that make
+// its cached answers stale (OnEvent).
+func (c *Composer) Follows() []string { return []string{catalog.SubjectProductUpdated} }
+
+// OnEvent takes an event of Follows: a product's change drops what is
+// cached of it.
+func (c *Composer) OnEvent(_ context.Context, e event.Event) error {
+	if e.Subject != catalog.SubjectProductUpdated {
+		return nil
+	}
+	u, err := event.Decode[catalog.ProductUpdated](e)
+	if err != nil {
+		return err
+	}
+	c.ProductChanged(u.ID)
+	return nil
+}
+
+type priceState struct {
+	id      string
+	cents   int64
+	product catalog.Product
+}
+
+func (c *Composer) setPricePlan() *orchestration.Plan[priceState] {
+	return orchestration.MustPlan(c.rt,
+		orchestration.Do[priceState]{Name: "set_price", Service: services.Catalog, Policy: c.write(),
+			Run: func(ctx context.Context, s *priceState) (err error) {
+				s.product, err = c.svc.Catalog.SetPrice(ctx, s.id, s.cents)
+				return err
+			}})
+}
+
+// SetPrice changes a product's price (an admin's act). The catalog's event
+// tells every gateway; this one drops its cached reads at once, so that
+// its next answer has the new price.
+func (c *Composer) SetPrice(ctx context.Context, id string, cents int64) (catalog.Product, error) {
+	s := priceState{id: id, cents: cents}
+	if _, err := compose(ctx, c, "set_price", c.setPrice, &s); err != nil {
+		return catalog.Product{}, err
+	}
+	c.ProductChanged(id)
+	return s.product, nil
+}
+
+func productTag(id string) string { return "product:" + id }
+
+// productTags tags a cached read by the products it carries.
+func productTags(ps []catalog.Product) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = productTag(p.ID)
+	}
+	return out
+}

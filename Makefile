@@ -86,12 +86,13 @@ compare: build
 cluster-bench:
 	ATRIUM_CLUSTER_SECONDS=20 ATRIUM_CLUSTER_BENCH=1 $(GO) test -count=1 -v -run 'TestCluster|TestBalancerRetries' ./cmd/atrium
 
-## fuzz: fuzz the gateway's request handling, the id validators and the partition schemes for a while (FUZZTIME, default 60s each)
+## fuzz: fuzz the gateway's request handling, the id validators, the partition schemes and search queries for a while (FUZZTIME, default 60s each)
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzGatewayNever5xx -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzValidatorsMatchTheirPatterns -fuzztime $(FUZZTIME) ./internal/domain
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./partition
+	$(GO) test -run '^$$' -fuzz FuzzQuery -fuzztime $(FUZZTIME) ./services/search/searchhttp
 
 clean:
 	rm -rf $(BIN) data

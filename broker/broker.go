@@ -50,7 +50,9 @@ type Options struct {
 	// before it goes to DEAD [5].
 	MaxDeliver int
 	// AckWait is how long a delivery may take before it is delivered again
-	// [30s].
+	// [5s]: also how long an event delivered to a consumer that died with
+	// it waits before another replica, or the consumer's next process,
+	// takes it. Atrium's handlers are local database writes, well within.
 	AckWait time.Duration
 	// Backoff is the wait before each redelivery of a failed event
 	// [100ms, 500ms, 2s, 5s].
@@ -76,7 +78,7 @@ func Connect(ctx context.Context, url string, opts Options) (*Bus, error) {
 		opts.MaxDeliver = 5
 	}
 	if opts.AckWait == 0 {
-		opts.AckWait = 30 * time.Second
+		opts.AckWait = 5 * time.Second
 	}
 	if opts.Backoff == nil {
 		opts.Backoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}

@@ -21,6 +21,7 @@ import (
 	"github.com/atrium-bff/atrium/services/catalog"
 	"github.com/atrium-bff/atrium/services/inventory"
 	"github.com/atrium-bff/atrium/services/payments"
+	"github.com/atrium-bff/atrium/services/search"
 	"github.com/atrium-bff/atrium/services/users"
 )
 
@@ -32,6 +33,7 @@ type actor func(e echo.Context, claimed string) (string, error)
 //
 //	GET    /products?category=&q=&limit=&cursor=
 //	GET    /products/{id}/page
+//	GET    /search?q=&limit=
 //	GET    /users/{id}/dashboard
 //	GET    /users/{id}/cart
 //	POST   /users/{id}/cart/items                {"product_id":"p001","quantity":1}
@@ -64,6 +66,13 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 			return err
 		}
 		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
+	})
+	g.GET("/search", func(e echo.Context) error {
+		limit, err := rest.Limit(e, search.DefaultLimit, search.MaxLimit)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Search(e.Request().Context(), e.QueryParam("q"), limit))
 	})
 	userRoutes(g.Group("/users/:id"), c, func(e echo.Context) (string, error) {
 		id, err := param(e, "id", users.ValidID, "u and 2 to 8 digits")

@@ -47,6 +47,8 @@ import (
 	"github.com/atrium-bff/atrium/services/recommendations/recommendationshttp"
 	"github.com/atrium-bff/atrium/services/reviews"
 	"github.com/atrium-bff/atrium/services/reviews/reviewshttp"
+	"github.com/atrium-bff/atrium/services/search"
+	"github.com/atrium-bff/atrium/services/search/searchhttp"
 	"github.com/atrium-bff/atrium/services/users"
 	"github.com/atrium-bff/atrium/services/users/usershttp"
 )
@@ -68,6 +70,7 @@ const (
 	Orders          Name = "orders"
 	Payments        Name = "payments"
 	Recommendations Name = "recommendations"
+	Search          Name = "search"
 )
 
 // Set holds one implementation of every service's contract: in-process
@@ -82,6 +85,7 @@ type Set struct {
 	Orders          orders.Service
 	Payments        payments.Service
 	Recommendations recommendations.Service
+	Search          search.Service
 }
 
 // service is one row of the table.
@@ -168,6 +172,11 @@ var table = []service{
 	row(Recommendations,
 		func(string) (recommendations.Service, io.Closer, error) { return recommendations.New(), nil, nil },
 		recommendationshttp.NewHandler, recommendationshttp.NewClient, func(s *Set) *recommendations.Service { return &s.Recommendations }, recommendationshttp.Surface),
+	row(Search,
+		func(dir string) (search.Service, io.Closer, error) {
+			return closing(search.Open(filepath.Join(dir, "search.db")))
+		},
+		searchhttp.NewHandler, searchhttp.NewClient, func(s *Set) *search.Service { return &s.Search }, searchhttp.Surface),
 }
 
 // Names lists every service, in start order.
@@ -483,6 +492,7 @@ func (l *Local) InProcess(tracer trace.Tracer) func(ctx context.Context, service
 type Broker interface {
 	Publish(ctx context.Context, e event.Event) error
 	Follow(ctx context.Context, subjects []string, handle broker.Handler) error
+	Consume(ctx context.Context, durable string, subjects []string, handle broker.Handler) (*broker.Consumption, error)
 }
 
 // publisher is a store with an outbox of events.
@@ -499,13 +509,21 @@ type follower interface {
 	Reload(ctx context.Context) error
 }
 
+// consumer is a store that takes events through a durable consumer of its
+// own, shared by its replicas: a read model (search) that must see every
+// event, even one published while it was down.
+type consumer interface {
+	Consumes() (durable string, subjects []string)
+	Handle(ctx context.Context, e event.Event) error
+}
+
 // RelayInterval is how often an outbox is looked at besides when a commit
 // wakes its relay.
 const RelayInterval = time.Second
 
 // Start connects the services opened in-process to bus until ctx ends: it
-// relays each outbox to the broker, and has each store that follows events
-// follow them.
+// relays each outbox to the broker, has each store that follows events
+// follow them, and each that consumes events consume them.
 func (l *Local) Start(ctx context.Context, bus Broker, logger *slog.Logger) error {
 	for _, name := range l.names {
 		impl := table[slices.IndexFunc(table, func(s service) bool { return s.name == name })].impl(&l.Set)
@@ -521,6 +539,14 @@ func (l *Local) Start(ctx context.Context, bus Broker, logger *slog.Logger) erro
 			if err := f.Reload(ctx); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
+		}
+		if c, ok := impl.(consumer); ok {
+			durable, subjects := c.Consumes()
+			cons, err := bus.Consume(ctx, durable, subjects, c.Handle)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			go func() { <-ctx.Done(); cons.Stop() }()
 		}
 	}
 	return nil

@@ -379,7 +379,7 @@ func TestReplicasSpreadAndSurviveAKill(t *testing.T) {
 func TestUpRunsAProcessPerServiceAndLeavesNoOrphans(t *testing.T) {
 	p := start(t, "up")
 	var pids []int
-	for _, name := range []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations"} {
+	for _, name := range []string{"catalog", "inventory", "reviews", "users", "cart", "orders", "payments", "recommendations", "search"} {
 		insts := p.instances(t, name)
 		if len(insts) != 1 {
 			t.Fatalf("%s has %d instances, want 1", name, len(insts))

@@ -1,6 +1,6 @@
 // Package composite holds the store's composites, each in its own file:
-// the product page, the listing, the dashboard, the priced cart and its
-// edits, and the checkout saga. Each is declared with the orchestration
+// the product page, the listing, search, the dashboard, the priced cart
+// and its edits, and the checkout saga. Each is declared with the orchestration
 // engine (a Plan of reads, or a Saga of steps with their undos) against the
 // services' contracts in a services.Set, so the same composite runs over
 // in-process services and over HTTP clients. It knows no HTTP: the edge's
@@ -89,6 +89,7 @@ type Composer struct {
 	login       *orchestration.Plan[loginState]
 	profile     *orchestration.Plan[profileState]
 	setPrice    *orchestration.Plan[priceState]
+	search      *orchestration.Plan[searchState]
 }
 
 // New returns a Composer over svc.
@@ -134,6 +135,7 @@ func New(svc services.Set, cfg Config) *Composer {
 	c.checkout = c.checkoutSaga()
 	c.login, c.profile = c.loginPlan(), c.profilePlan()
 	c.setPrice = c.setPricePlan()
+	c.search = c.searchPlan()
 	return c
 }
 

@@ -24,7 +24,7 @@ func (c *Composer) OnEvent(_ context.Context, e event.Event) error {
 	if e.Subject != catalog.SubjectProductUpdated {
 		return nil
 	}
-	u, err := event.Decode[catalog.ProductUpdated](e)
+	u, err := event.Decode[catalog.ProductEvent](e)
 	if err != nil {
 		return err
 	}

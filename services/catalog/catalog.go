@@ -50,21 +50,28 @@ type Service interface {
 	// List returns a page of products ordered by id.
 	List(ctx context.Context, q ListQuery) (Page, error)
 	// SetPrice changes a product's price and returns the product as it is
-	// now; a ProductUpdated event tells of it.
+	// now; a SubjectProductUpdated event tells of it.
 	SetPrice(ctx context.Context, id string, cents int64) (Product, error)
 }
 
-// SubjectProductUpdated is the subject of ProductUpdated.
-const SubjectProductUpdated = "catalog.product.updated"
+// The subjects of the catalog's events.
+const (
+	// SubjectProductCreated tells of a product new to the catalog (the
+	// seed's products, once, when the catalog's database is made).
+	SubjectProductCreated = "catalog.product.created"
+	// SubjectProductUpdated tells of a product's new price.
+	SubjectProductUpdated = "catalog.product.updated"
+)
 
-// ProductUpdated is the event of a product's new price.
-type ProductUpdated struct {
-	ID            string `json:"id"`
-	PriceCents    int64  `json:"price_cents"`
-	PreviousCents int64  `json:"previous_cents"`
-	Currency      string `json:"currency"`
-	// Version counts the product's changes: a consumer can tell an older
-	// event from a newer one.
+// ProductEvent is the data of the catalog's events: the product as it is
+// after the change, which is enough for a read model (search) to keep its
+// own copy without calling the catalog.
+type ProductEvent struct {
+	Product
+	// PreviousCents is the price before an update; 0 for a created product.
+	PreviousCents int64 `json:"previous_cents"`
+	// Version counts the product's changes (0 when created): a consumer
+	// can tell an older event from a newer one.
 	Version int64 `json:"version"`
 }
 

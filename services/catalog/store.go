@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS prices (
 	cents   INTEGER NOT NULL,
 	version INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY);
 ` + event.Schema
 
 // Store is the in-process catalog: the seed products, with the prices set
@@ -70,6 +71,10 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{db: db}
 	s.kick, s.kicked = event.Kicker()
+	if err := s.announce(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.load(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -79,6 +84,53 @@ func Open(path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// announce records a created event (SubjectProductCreated) of every
+// product, once in the life of the database: the first replica to open it
+// does, so that a read model that starts from nothing learns of every
+// product from the events alone.
+func (s *Store) announce(ctx context.Context) error {
+	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO meta (key) VALUES ('announced') ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("catalog: announce: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // announced before
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, cents, version FROM prices`)
+		if err != nil {
+			return fmt.Errorf("catalog: announce: %w", err)
+		}
+		set := map[string][2]int64{}
+		for rows.Next() {
+			var (
+				id             string
+				cents, version int64
+			)
+			if err := rows.Scan(&id, &cents, &version); err != nil {
+				rows.Close()
+				return fmt.Errorf("catalog: announce: %w", err)
+			}
+			set[id] = [2]int64{cents, version}
+		}
+		rows.Close()
+		for _, p := range seedProducts() {
+			ev := ProductEvent{Product: p}
+			if v, ok := set[p.ID]; ok {
+				ev.PriceCents, ev.Version = v[0], v[1]
+			}
+			e, err := event.New(SubjectProductCreated, ev)
+			if err != nil {
+				return err
+			}
+			if err := event.Record(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // load makes the snapshot from the seed and every price set.
 func (s *Store) load(ctx context.Context) error {
@@ -137,7 +189,9 @@ func (s *Store) SetPrice(ctx context.Context, id string, cents int64) (Product, 
 		if err != nil {
 			return fmt.Errorf("catalog: set price: %w", err)
 		}
-		e, err := event.New(SubjectProductUpdated, ProductUpdated{ID: id, PriceCents: cents, PreviousCents: p.PriceCents, Currency: p.Currency, Version: version})
+		now := p
+		now.PriceCents = cents
+		e, err := event.New(SubjectProductUpdated, ProductEvent{Product: now, PreviousCents: p.PriceCents, Version: version})
 		if err != nil {
 			return err
 		}
@@ -196,7 +250,7 @@ func (s *Store) Changed(ctx context.Context, e event.Event) error {
 	if e.Subject != SubjectProductUpdated {
 		return nil
 	}
-	u, err := event.Decode[ProductUpdated](e)
+	u, err := event.Decode[ProductEvent](e)
 	if err != nil {
 		return errors.Join(err, event.ErrPoison)
 	}

@@ -147,17 +147,30 @@ func TestAPriceChangeIsAnEventAndReachesTheReplicas(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	a, b := open(t, path), open(t, path)
+	var published []event.Event
+	relay := a.Relay(func(_ context.Context, e event.Event) error { published = append(published, e); return nil })
+	page, _ := a.List(ctx, catalog.ListQuery{Limit: catalog.MaxLimit})
+	n, err := relay.Flush(ctx)
+	if err != nil || n != len(page.Items) {
+		t.Fatalf("relay published %d events, %v; want one created event per product (%d), though two replicas opened the file", n, err, len(page.Items))
+	}
+	for i, e := range published {
+		c, err := event.Decode[catalog.ProductEvent](e)
+		if err != nil || e.Subject != catalog.SubjectProductCreated || c.Product != page.Items[i] {
+			t.Fatalf("created event %d: %s %+v, %v; want %+v", i, e.Subject, c, err, page.Items[i])
+		}
+	}
+	published = nil
 	before, _ := a.Product(ctx, "p007")
 	if _, err := a.SetPrice(ctx, "p007", 1234); err != nil {
 		t.Fatal(err)
 	}
-	var published []event.Event
-	n, err := a.Relay(func(_ context.Context, e event.Event) error { published = append(published, e); return nil }).Flush(ctx)
+	n, err = relay.Flush(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("relay published %d events, %v; want one", n, err)
 	}
-	u, err := event.Decode[catalog.ProductUpdated](published[0])
-	if err != nil || published[0].Subject != catalog.SubjectProductUpdated || u.ID != "p007" || u.PriceCents != 1234 || u.PreviousCents != before.PriceCents || u.Version != 1 {
+	u, err := event.Decode[catalog.ProductEvent](published[0])
+	if err != nil || published[0].Subject != catalog.SubjectProductUpdated || u.ID != "p007" || u.PriceCents != 1234 || u.PreviousCents != before.PriceCents || u.Version != 1 || u.Name != before.Name {
 		t.Fatalf("event %+v: %+v, %v", published[0], u, err)
 	}
 	if p, _ := b.Product(ctx, "p007"); p.PriceCents != before.PriceCents {

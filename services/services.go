@@ -527,27 +527,41 @@ const RelayInterval = time.Second
 func (l *Local) Start(ctx context.Context, bus Broker, logger *slog.Logger) error {
 	for _, name := range l.names {
 		impl := table[slices.IndexFunc(table, func(s service) bool { return s.name == name })].impl(&l.Set)
-		if p, ok := impl.(publisher); ok {
-			r := p.Relay(bus.Publish)
-			r.Logger = logger
-			go r.Run(ctx, RelayInterval)
+		impls := []any{impl}
+		if p, ok := impl.(interface{ Parts() []any }); ok { // a service partitioned in-process
+			impls = p.Parts()
 		}
-		if f, ok := impl.(follower); ok {
-			if err := bus.Follow(ctx, f.Follows(), f.Changed); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			if err := f.Reload(ctx); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+		for _, impl := range impls {
+			if err := start(ctx, name, impl, bus, logger); err != nil {
+				return err
 			}
 		}
-		if c, ok := impl.(consumer); ok {
-			durable, subjects := c.Consumes()
-			cons, err := bus.Consume(ctx, durable, subjects, c.Handle)
-			if err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			go func() { <-ctx.Done(); cons.Stop() }()
+	}
+	return nil
+}
+
+// start connects one in-process implementation of service name to bus.
+func start(ctx context.Context, name Name, impl any, bus Broker, logger *slog.Logger) error {
+	if p, ok := impl.(publisher); ok {
+		r := p.Relay(bus.Publish)
+		r.Logger = logger
+		go r.Run(ctx, RelayInterval)
+	}
+	if f, ok := impl.(follower); ok {
+		if err := bus.Follow(ctx, f.Follows(), f.Changed); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
 		}
+		if err := f.Reload(ctx); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	if c, ok := impl.(consumer); ok {
+		durable, subjects := c.Consumes()
+		cons, err := bus.Consume(ctx, durable, subjects, c.Handle)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		go func() { <-ctx.Done(); cons.Stop() }()
 	}
 	return nil
 }

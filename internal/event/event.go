@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
 // Event is a domain event: what happened (Subject, such as
@@ -55,7 +57,8 @@ func Decode[T any](e Event) (T, error) {
 }
 
 // Schema is the outbox table, for a store's own schema: events recorded
-// and not yet published.
+// and not yet published; and the inbox, the ids of the events the store's
+// consumers took (Take).
 const Schema = `
 CREATE TABLE IF NOT EXISTS outbox (
 	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,7 +67,35 @@ CREATE TABLE IF NOT EXISTS outbox (
 	at      TEXT NOT NULL,
 	data    TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox (
+	consumer TEXT NOT NULL,
+	id       TEXT NOT NULL,
+	at       INTEGER NOT NULL,
+	PRIMARY KEY (consumer, id)
+);
+CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at);
 `
+
+// Remembered is how long the inbox remembers an event taken: longer than
+// the broker keeps one (seven days), so no redelivery outlives it.
+const Remembered = 8 * 24 * time.Hour
+
+// Take marks event id as taken by consumer within tx and reports whether
+// it is the first time: a handler that takes an event, changes its store
+// and records what follows in one transaction does all of it once, however
+// often the broker delivers the event.
+func Take(ctx context.Context, tx *sql.Tx, consumer, id string) (bool, error) {
+	now := time.Now()
+	res, err := tx.ExecContext(ctx, `INSERT INTO inbox (consumer, id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, consumer, id, now.UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("inbox: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM inbox WHERE at < ?`, now.Add(-Remembered).UnixNano()); err != nil {
+		return false, fmt.Errorf("inbox: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
 
 // Record adds e to the outbox within tx: it is published if and only if tx
 // commits.
@@ -162,4 +193,36 @@ func Kicker() (chan struct{}, func()) {
 		default:
 		}
 	}
+}
+
+// Next is the event a handler's change publishes: Subject "" for none.
+type Next struct {
+	Subject string
+	Data    any
+}
+
+// Apply has consumer take e once, in one transaction of db: it marks e
+// taken (Take), runs do with a context in which the store's own calls join
+// the transaction (sqlitedb.Within), and records the event do returns. The
+// change, what it publishes and the mark commit together or not at all, so
+// an event delivered again changes nothing. It reports whether it recorded
+// an event (to wake the relay).
+func Apply(ctx context.Context, db *sql.DB, consumer string, e Event, do func(ctx context.Context) (Next, error)) (bool, error) {
+	recorded := false
+	err := sqlitedb.Tx(ctx, db, func(tx *sql.Tx) error {
+		if first, err := Take(ctx, tx, consumer, e.ID); err != nil || !first {
+			return err
+		}
+		next, err := do(sqlitedb.Within(ctx, db, tx))
+		if err != nil || next.Subject == "" {
+			return err
+		}
+		out, err := New(next.Subject, next.Data)
+		if err != nil {
+			return err
+		}
+		recorded = true
+		return Record(ctx, tx, out)
+	})
+	return recorded && err == nil, err
 }

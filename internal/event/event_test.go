@@ -137,3 +137,43 @@ func TestAKickedRelayPublishesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyTakesAnEventOnce: a handler whose change fails leaves no trace
+// (not even a savepoint's change it made and undid), and is taken again;
+// one that succeeds changes the store, records its event, and is not run
+// again for the same event.
+func TestApplyTakesAnEventOnce(t *testing.T) {
+	db, ctx := open(t), context.Background()
+	in, _ := event.New("order.placed", map[string]string{"order_id": "o-1"})
+	runs := 0
+	do := func(fail bool) func(ctx context.Context) (event.Next, error) {
+		return func(ctx context.Context) (event.Next, error) {
+			runs++
+			err := sqlitedb.Tx(ctx, db, func(tx *sql.Tx) error { // joins Apply's transaction
+				_, err := tx.ExecContext(ctx, `INSERT INTO prices (id, cents) VALUES ('p1', 1)`)
+				return err
+			})
+			if err != nil || fail {
+				return event.Next{}, errors.Join(err, errors.New("boom"))
+			}
+			return event.Next{Subject: "inventory.committed", Data: map[string]string{"order_id": "o-1"}}, nil
+		}
+	}
+	if recorded, err := event.Apply(ctx, db, "inventory", in, do(true)); err == nil || recorded {
+		t.Fatalf("a failing handler: %v, recorded %v", err, recorded)
+	}
+	for range 2 {
+		if _, err := event.Apply(ctx, db, "inventory", in, do(false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prices, outbox int
+	db.QueryRow(`SELECT count(*) FROM prices`).Scan(&prices)
+	db.QueryRow(`SELECT count(*) FROM outbox WHERE subject = 'inventory.committed'`).Scan(&outbox)
+	if runs != 2 || prices != 1 || outbox != 1 {
+		t.Errorf("handler ran %d times (want 2: the failure, then once), %d rows (want 1), %d events (want 1)", runs, prices, outbox)
+	}
+	if _, err := event.Apply(ctx, db, "search", in, do(false)); err == nil {
+		t.Errorf("another consumer takes the event anew: want its handler run (and fail on the duplicate row)")
+	}
+}

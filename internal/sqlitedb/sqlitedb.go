@@ -38,8 +38,14 @@ func Open(path, schema string) (*sql.DB, error) {
 }
 
 // Tx runs fn in a transaction, committed when fn returns nil and rolled
-// back otherwise.
+// back otherwise. Within a transaction of db that ctx carries (Within), fn
+// runs in that one instead, as a savepoint: what fn did is undone when it
+// fails, and committed with the rest of the enclosing transaction when it
+// succeeds.
 func Tx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{db}).(*sql.Tx); ok {
+		return savepoint(ctx, tx, fn)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -52,4 +58,46 @@ func Tx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+func savepoint(ctx context.Context, tx *sql.Tx, fn func(*sql.Tx) error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT nested`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO nested`); rerr != nil {
+			return fmt.Errorf("%w (and rolling it back: %v)", err, rerr)
+		}
+		_, _ = tx.ExecContext(ctx, `RELEASE nested`)
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE nested`); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
+}
+
+type txKey struct{ db *sql.DB }
+
+// Within returns ctx carrying tx, a transaction of db: a store's code run
+// with it (Tx, Q) joins tx. That is how an event's handler makes the
+// store's change, the events the change publishes and the mark that the
+// event was taken one commit.
+func Within(ctx context.Context, db *sql.DB, tx *sql.Tx) context.Context {
+	return context.WithValue(ctx, txKey{db}, tx)
+}
+
+// Querier is what *sql.DB and *sql.Tx share.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Q returns the transaction of db that ctx carries (Within), or db.
+func Q(ctx context.Context, db *sql.DB) Querier {
+	if tx, ok := ctx.Value(txKey{db}).(*sql.Tx); ok {
+		return tx
+	}
+	return db
 }

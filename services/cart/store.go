@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
@@ -16,13 +17,16 @@ CREATE TABLE IF NOT EXISTS cart_items (
 	quantity   INTEGER NOT NULL,
 	UNIQUE (user_id, product_id)
 );
-`
+` + event.Schema
 
 // Store is the in-process cart service over a SQLite file: carts outlive
 // a restart, and replicas that open the same file share them (see package
 // sqlitedb). It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// kick wakes the relay of the outbox; kicked does, after a commit.
+	kick   chan struct{}
+	kicked func()
 }
 
 // Open opens (creating when absent) the carts database at path.
@@ -31,7 +35,9 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cart: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	s.kick, s.kicked = event.Kicker()
+	return s, nil
 }
 
 // Close closes the database.
@@ -147,7 +153,7 @@ func (s *Store) Clear(ctx context.Context, userID string) (Cart, error) {
 	if err := checkUser(userID); err != nil {
 		return Cart{}, err
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
+	if _, err := sqlitedb.Q(ctx, s.db).ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
 		return Cart{}, fmt.Errorf("clear cart of %s: %w", userID, err)
 	}
 	return Cart{UserID: userID, Items: []Item{}}, nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/seed"
 	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS reservations (
 );
 CREATE INDEX IF NOT EXISTS reservations_due ON reservations (status, expires_at);
 CREATE INDEX IF NOT EXISTS reservations_made ON reservations (made_at);
-`
+` + event.Schema
 
 // Store is the in-process inventory over a SQLite file, which starts from
 // the seed stock: stock and reservations outlive a restart, and replicas
@@ -68,6 +69,9 @@ type Store struct {
 	holdFor, keepFor time.Duration
 	now              func() time.Time
 	swept            atomic.Int64 // when reads last looked for holds that ran out (unix ns)
+	// kick wakes the relay of the outbox; kicked does, after a commit.
+	kick   chan struct{}
+	kicked func()
 }
 
 // Option configures a Store.
@@ -92,6 +96,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	s := &Store{db: db, holdFor: DefaultHoldFor, keepFor: DefaultKeepFor, now: time.Now}
+	s.kick, s.kicked = event.Kicker()
 	for _, o := range opts {
 		o(s)
 	}

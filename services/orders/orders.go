@@ -27,10 +27,24 @@ type NewOrder struct {
 	PaymentID     string `json:"payment_id"`
 	ReservationID string `json:"reservation_id"`
 	Key           string `json:"idempotency_key,omitempty"`
+	// Choreographed places the order for the services to carry out by
+	// events (see Choreography): it is pending, with no payment or
+	// reservation yet, and an order.placed event tells of it.
+	Choreographed bool `json:"choreographed,omitempty"`
 }
 
-// StatusPlaced is the status of a recorded order.
+// StatusPlaced is the status of an order placed by the orchestrated
+// checkout: its stock committed and its payment made before it was
+// recorded. A choreographed order goes through the other statuses.
 const StatusPlaced = "placed"
+
+// Step is one thing that happened to a choreographed order, as an event
+// told the orders service.
+type Step struct {
+	Step   string    `json:"step"`
+	Detail string    `json:"detail,omitempty"`
+	At     time.Time `json:"at"`
+}
 
 // Order is a recorded order.
 type Order struct {
@@ -44,6 +58,9 @@ type Order struct {
 	Key           string    `json:"idempotency_key,omitempty"`
 	Status        string    `json:"status"`
 	CreatedAt     time.Time `json:"created_at"`
+	// Steps are what happened to a choreographed order, oldest first;
+	// present when one order is read.
+	Steps []Step `json:"steps,omitempty"`
 }
 
 // Limits of ByUser.

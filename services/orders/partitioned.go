@@ -32,6 +32,16 @@ func Partitioned(scheme partition.Scheme, parts []Service) Service {
 	return &partitioned{Router: partition.NewRouter("orders", scheme, len(parts), domain.Is), parts: parts}
 }
 
+// Parts returns the partitions, for what runs each of them in-process (a
+// monolith relaying each partition's events).
+func (p *partitioned) Parts() []any {
+	out := make([]any, len(p.parts))
+	for i, s := range p.parts {
+		out[i] = s
+	}
+	return out
+}
+
 // CheckScheme refuses a scheme that orders cannot run under: they are
 // partitioned by user id, which only a hash spreads (every user id starts
 // with u, and a list of user ids would not take a new user).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
@@ -28,13 +29,23 @@ CREATE TABLE IF NOT EXISTS orders (
 	created_at     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders (user_id, seq);
-`
+CREATE TABLE IF NOT EXISTS order_steps (
+	order_seq INTEGER NOT NULL,
+	step      TEXT NOT NULL,
+	detail    TEXT NOT NULL,
+	at        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS order_steps_by_order ON order_steps (order_seq);
+` + event.Schema
 
 // Store is the in-process orders service over a SQLite file. Several
 // processes may open the same file (WAL mode, busy timeout), which is how
 // replicas share their orders. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// kick wakes the relay of the outbox; kicked does, after a commit.
+	kick   chan struct{}
+	kicked func()
 	// part of parts: the store holds partition part of parts (0 of 1 when
 	// whole), and its order numbers are seq*parts + part, so that an order
 	// id tells its partition.
@@ -55,7 +66,9 @@ func OpenPart(path string, i, n int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
 	}
-	return &Store{db: db, part: int64(i), parts: int64(n)}, nil
+	s := &Store{db: db, part: int64(i), parts: int64(n)}
+	s.kick, s.kicked = event.Kicker()
+	return s, nil
 }
 
 // Close closes the database.
@@ -107,20 +120,36 @@ func (s *Store) Create(ctx context.Context, o NewOrder) (Order, error) {
 	if o.Key != "" {
 		key = sql.NullString{String: o.Key, Valid: true}
 	}
+	status := StatusPlaced
+	if o.Choreographed {
+		status = StatusPending
+	}
 	now := time.Now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano) // fine enough that orders of different partitions seldom tie
-	res, err := s.db.ExecContext(ctx, `INSERT INTO orders
-		(user_id, lines, total_cents, currency, payment_id, reservation_id, idem_key, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-		o.UserID, string(lines), total, o.Currency, o.PaymentID, o.ReservationID, key, StatusPlaced, now)
+	var seq int64
+	err = sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO orders
+			(user_id, lines, total_cents, currency, payment_id, reservation_id, idem_key, status, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+			o.UserID, string(lines), total, o.Currency, o.PaymentID, o.ReservationID, key, status, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 { // the key was used before: replay
+			return nil
+		}
+		if seq, err = res.LastInsertId(); err != nil || !o.Choreographed {
+			return err
+		}
+		return s.placed(ctx, tx, s.orderID(seq), o, total)
+	})
 	if err != nil {
 		return Order{}, fmt.Errorf("create order: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 { // the key was used before: replay
+	if seq == 0 {
 		return s.one(ctx, "idem_key = ?", o.Key)
 	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return Order{}, fmt.Errorf("create order: %w", err)
+	if o.Choreographed {
+		s.kicked()
 	}
 	return s.one(ctx, "seq = ?", seq)
 }
@@ -135,6 +164,9 @@ func (s *Store) Order(ctx context.Context, id string) (Order, error) {
 		return Order{}, fmt.Errorf("order %s: %w", id, ErrNotFound) // another partition's
 	}
 	o, err := s.one(ctx, "seq = ?", n/s.parts)
+	if err == nil {
+		o.Steps, err = s.steps(ctx, n/s.parts)
+	}
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", id, err)
 	}
@@ -195,7 +227,7 @@ func (s *Store) one(ctx context.Context, where string, args ...any) (Order, erro
 }
 
 func (s *Store) query(ctx context.Context, where string, args ...any) ([]Order, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, user_id, lines, total_cents, currency, payment_id,
+	rows, err := sqlitedb.Q(ctx, s.db).QueryContext(ctx, `SELECT seq, user_id, lines, total_cents, currency, payment_id,
 		reservation_id, COALESCE(idem_key, ''), status, created_at FROM orders WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query orders: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/sqlitedb"
 )
 
@@ -21,13 +22,16 @@ CREATE TABLE IF NOT EXISTS charges (
 	idem_key     TEXT UNIQUE,
 	created_at   TEXT NOT NULL
 );
-`
+` + event.Schema
 
 // Store is the in-process fake processor over a SQLite file: a charge made
 // is never forgotten, and replicas that open the same file share their
 // charges (see package sqlitedb). It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	// kick wakes the relay of the outbox; kicked does, after a commit.
+	kick   chan struct{}
+	kicked func()
 }
 
 // Open opens (creating when absent) the charges database at path.
@@ -36,7 +40,9 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payments: %w", err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	s.kick, s.kicked = event.Kicker()
+	return s, nil
 }
 
 // Close closes the database.
@@ -60,7 +66,7 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
 		return Charge{}, fmt.Errorf("charge %d %s: %w", req.AmountCents, req.Currency, ErrDeclined)
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO charges (user_id, amount_cents, currency, status, idem_key, created_at)
+	res, err := sqlitedb.Q(ctx, s.db).ExecContext(ctx, `INSERT INTO charges (user_id, amount_cents, currency, status, idem_key, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
 		req.UserID, req.AmountCents, req.Currency, StatusSucceeded, key, now)
 	if err != nil {
@@ -153,7 +159,7 @@ const columns = `seq, user_id, amount_cents, currency, status, COALESCE(idem_key
 
 // one returns the charge where holds, or ErrNotFound.
 func (s *Store) one(ctx context.Context, where string, arg any) (Charge, error) {
-	c, err := scan(s.db.QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE `+where, arg))
+	c, err := scan(sqlitedb.Q(ctx, s.db).QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Charge{}, ErrNotFound
 	}

@@ -151,17 +151,35 @@ func (b *Bus) Publish(ctx context.Context, e event.Event) error {
 type Handler func(ctx context.Context, e event.Event) error
 
 // Consumption is a running consumer; Stop ends it.
-type Consumption struct{ cc jetstream.ConsumeContext }
+type Consumption struct{ cc []jetstream.ConsumeContext }
 
 // Stop stops the deliveries; an event being handled finishes.
-func (c *Consumption) Stop() { c.cc.Stop() }
+func (c *Consumption) Stop() {
+	for _, cc := range c.cc {
+		cc.Stop()
+	}
+}
 
 // Consume delivers the events on subjects to handle through the durable
 // consumer durable (a service's name, so that its replicas share the work
 // and an event published while all of them are down waits for them). An
 // event handle fails is delivered again after a back-off, up to
-// MaxDeliver times; then it goes to DEAD.
+// MaxDeliver times; then it goes to DEAD. A server older than 2.10, which
+// filters a consumer by one subject only, gets a durable consumer per
+// subject (durable-<subject>), whose events may interleave.
 func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, handle Handler) (*Consumption, error) {
+	if len(subjects) > 1 && !b.multiFilter() {
+		c := &Consumption{}
+		for _, subject := range subjects {
+			one, err := b.Consume(ctx, durable+"-"+subjectName.Replace(subject), []string{subject}, handle)
+			if err != nil {
+				c.Stop()
+				return nil, err
+			}
+			c.cc = append(c.cc, one.cc...)
+		}
+		return c, nil
+	}
 	cfg := jetstream.ConsumerConfig{
 		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: b.opts.AckWait, MaxDeliver: b.opts.MaxDeliver + 1, // the last delivery only moves it to DEAD
@@ -180,7 +198,20 @@ func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, ha
 	if err != nil {
 		return nil, fmt.Errorf("broker: consume %s: %w", durable, err)
 	}
-	return &Consumption{cc: cc}, nil
+	return &Consumption{cc: []jetstream.ConsumeContext{cc}}, nil
+}
+
+// subjectName makes a subject part of a consumer's name.
+var subjectName = strings.NewReplacer(".", "_", "*", "any", ">", "all")
+
+// multiFilter reports whether the server filters a consumer by several
+// subjects (NATS 2.10 and later).
+func (b *Bus) multiFilter() bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(b.nc.ConnectedServerVersion(), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 2 || major == 2 && minor >= 10
 }
 
 // deliver hands one message to handle and settles it.
@@ -266,6 +297,14 @@ func (b *Bus) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) 
 // reacts to what happens while it runs (a gateway dropping its cached
 // answers). A failing handle is not retried. It runs until ctx ends.
 func (b *Bus) Follow(ctx context.Context, subjects []string, handle Handler) error {
+	if len(subjects) > 1 && !b.multiFilter() { // one ordered consumer per subject
+		for _, subject := range subjects {
+			if err := b.Follow(ctx, []string{subject}, handle); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	cons, err := b.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
 		return fmt.Errorf("broker: follow %s: %w", strings.Join(subjects, ","), err)

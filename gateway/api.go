@@ -40,10 +40,12 @@ type actor func(e echo.Context, claimed string) (string, error)
 //	PATCH  /users/{id}/cart/items/{product_id}   {"quantity":2}
 //	DELETE /users/{id}/cart/items/{product_id}
 //	DELETE /users/{id}/cart
-//	POST   /users/{id}/checkout                  Idempotency-Key header
-//	POST   /checkout                             {"user_id":"u01"}, Idempotency-Key header
+//	POST   /users/{id}/checkout                  [{"mode":"events"}], Idempotency-Key header
+//	POST   /checkout                             {"user_id":"u01"[,"mode":"events"]}, Idempotency-Key header
+//	GET    /orders/{id}
+//	GET    /orders/{id}/events                   Server-Sent Events
 //
-// The /users/{id} routes and /checkout act for the user act admits.
+// The /users/{id} routes, /checkout and /orders act for the user act admits.
 func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(e echo.Context) error {
@@ -82,13 +84,9 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		return act(e, id)
 	})
 	g.POST("/checkout", func(e echo.Context) error {
-		var body struct {
-			UserID string `json:"user_id"`
-		}
-		if e.Request().ContentLength != 0 {
-			if err := rest.Bind(e, &body); err != nil {
-				return err
-			}
+		body, err := checkoutBody(e)
+		if err != nil {
+			return err
 		}
 		if body.UserID != "" && !users.ValidID(body.UserID) {
 			return problem.Newf(http.StatusBadRequest, "invalid", "user_id %q is not a user id (u and 2 to 8 digits)", body.UserID)
@@ -97,15 +95,47 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
-		return serveCheckout(e, c, user)
+		return serveCheckout(e, c, user, body.Mode)
 	})
+	orderRoutes(g, c, act)
 }
 
-// serveCheckout checks user's cart out, by the request's Idempotency-Key.
-func serveCheckout(e echo.Context, c *composite.Composer, user string) error {
+// The checkout's modes.
+const (
+	ModeSaga   = "saga"   // orchestrated: the gateway drives a saga [the default]
+	ModeEvents = "events" // choreographed: the services carry out a pending order by events
+)
+
+type checkoutRequest struct {
+	UserID string `json:"user_id"`
+	Mode   string `json:"mode"`
+}
+
+// checkoutBody reads a checkout's optional body.
+func checkoutBody(e echo.Context) (checkoutRequest, error) {
+	var body checkoutRequest
+	if e.Request().ContentLength != 0 {
+		if err := rest.Bind(e, &body); err != nil {
+			return body, err
+		}
+	}
+	if body.Mode != "" && body.Mode != ModeSaga && body.Mode != ModeEvents {
+		return body, problem.Newf(http.StatusBadRequest, "invalid", "mode %q: want %q (the orchestrated saga, the default) or %q (choreographed by events)", body.Mode, ModeSaga, ModeEvents)
+	}
+	return body, nil
+}
+
+// serveCheckout checks user's cart out in mode, by the request's
+// Idempotency-Key.
+func serveCheckout(e echo.Context, c *composite.Composer, user, mode string) error {
 	key := e.Request().Header.Get("Idempotency-Key")
-	if key != "" && !domain.ValidKey(key) {
+	switch {
+	case key != "" && !domain.ValidKey(key):
 		return problem.New(http.StatusBadRequest, "invalid", "Idempotency-Key must be 1 to 200 printable ASCII characters")
+	case strings.HasPrefix(key, composite.ReservedKeyPrefix):
+		return problem.Newf(http.StatusBadRequest, "invalid", "an Idempotency-Key may not begin with %q: atrium keeps those for its own", composite.ReservedKeyPrefix)
+	case mode == ModeEvents:
+		return servePlaceOrder(e, c, user, key)
 	}
 	ans, err := c.Checkout(e.Request().Context(), user, key)
 	if err != nil {
@@ -173,11 +203,15 @@ func restamp(status int, body []byte, path, requestID string) *problem.Problem {
 //	PATCH|DELETE {g}/cart/items/{product_id}, POST {g}/checkout
 func userRoutes(g *echo.Group, c *composite.Composer, user func(echo.Context) (string, error)) {
 	g.POST("/checkout", func(e echo.Context) error {
+		body, err := checkoutBody(e)
+		if err != nil {
+			return err
+		}
 		id, err := user(e)
 		if err != nil {
 			return err
 		}
-		return serveCheckout(e, c, id)
+		return serveCheckout(e, c, id, body.Mode)
 	})
 	g.GET("/dashboard", func(e echo.Context) error {
 		id, err := user(e)

@@ -152,6 +152,10 @@ func check(t *testing.T, st step, out output) {
 			if got := out.header[strings.ToLower(name)]; !strings.Contains(got, want) {
 				t.Errorf("line %d: header %s is %q, the text says it has %q", st.line, name, got, want)
 			}
+		case strings.HasPrefix(e, "body~"): // the body has the text (which has no spaces)
+			if want := strings.TrimPrefix(e, "body~"); !strings.Contains(out.body, want) {
+				t.Errorf("line %d: the body lacks %q: %.500s", st.line, want, out.body)
+			}
 		case kind == "json" || kind == "len":
 			if jsonErr != nil {
 				t.Errorf("line %d: the body is not JSON (%v): %.300s", st.line, jsonErr, out.body)

@@ -244,8 +244,14 @@ func ServeWith(ctx context.Context, ln net.Listener, h http.Handler, opts Option
 		opts.ReadTimeout = 15 * time.Second
 	}
 	grace := opts.Grace
+	streams, stopStreams := context.WithCancel(context.Background())
+	defer stopStreams()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: min(ReadHeaderTimeout, opts.ReadTimeout), ReadTimeout: opts.ReadTimeout,
-		MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: 90 * time.Second}
+		MaxHeaderBytes: MaxHeaderBytes, IdleTimeout: 90 * time.Second,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), shutdownKey{}, streams.Done())
+		}}
+	srv.RegisterOnShutdown(stopStreams)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -267,6 +273,16 @@ func ServeWith(ctx context.Context, ln net.Listener, h http.Handler, opts Option
 		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 	return nil
+}
+
+type shutdownKey struct{}
+
+// ShuttingDown returns a channel closed when the server that serves the
+// request of ctx shuts down: a long answer (a stream of events) ends then,
+// rather than hold the shutdown up; nil (never closed) outside ServeWith.
+func ShuttingDown(ctx context.Context) <-chan struct{} {
+	done, _ := ctx.Value(shutdownKey{}).(<-chan struct{})
+	return done
 }
 
 // Deadline gives each request the deadline its caller propagated in the

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -78,5 +80,44 @@ func TestRequestIDFromTheClientIsBounded(t *testing.T) {
 		if (got == tc.sent) != tc.kept || !server.ValidRequestID(got) {
 			t.Errorf("sent %.20q…: answered %.20q…; want kept=%v and a valid id", tc.sent, got, tc.kept)
 		}
+	}
+}
+
+// TestAStreamEndsOnShutdown: a handler that streams until the server
+// shuts down (ShuttingDown) is told so, and the shutdown does not wait
+// out its grace for it.
+func TestAStreamEndsOnShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	streaming, ended := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		close(streaming)
+		select {
+		case <-server.ShuttingDown(r.Context()):
+			close(ended)
+		case <-time.After(time.Minute):
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(ctx, ln, h) }()
+	resp, err := http.Get("http://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	<-streaming
+	cancel()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream was not told of the shutdown")
+	}
+	if err := <-served; err != nil {
+		t.Errorf("shutdown: %v", err)
 	}
 }

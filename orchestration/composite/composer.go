@@ -90,6 +90,9 @@ type Composer struct {
 	profile     *orchestration.Plan[profileState]
 	setPrice    *orchestration.Plan[priceState]
 	search      *orchestration.Plan[searchState]
+	place       *orchestration.Plan[placeState]
+	order       *orchestration.Plan[orderState]
+	watchers    watchers
 }
 
 // New returns a Composer over svc.
@@ -136,6 +139,7 @@ func New(svc services.Set, cfg Config) *Composer {
 	c.login, c.profile = c.loginPlan(), c.profilePlan()
 	c.setPrice = c.setPricePlan()
 	c.search = c.searchPlan()
+	c.place, c.order = c.placePlan(), c.orderPlan()
 	return c
 }
 

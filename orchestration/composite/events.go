@@ -15,14 +15,16 @@ import (
 func (c *Composer) ProductChanged(id string) { c.rt.Invalidate(productTag(id)) }
 
 // Follows is what a gateway follows on the broker: the events that make
-// its cached answers stale (OnEvent).
-func (c *Composer) Follows() []string { return []string{catalog.SubjectProductUpdated} }
+// its cached answers stale, and those that move an order on (OnEvent).
+func (c *Composer) Follows() []string {
+	return append([]string{catalog.SubjectProductUpdated}, progressSubjects...)
+}
 
 // OnEvent takes an event of Follows: a product's change drops what is
-// cached of it.
+// cached of it; an order's step wakes who watches the order.
 func (c *Composer) OnEvent(_ context.Context, e event.Event) error {
 	if e.Subject != catalog.SubjectProductUpdated {
-		return nil
+		return c.orderEvent(e)
 	}
 	u, err := event.Decode[catalog.ProductEvent](e)
 	if err != nil {

@@ -90,7 +90,7 @@ func (s *Store) placed(ctx context.Context, tx *sql.Tx, id string, o NewOrder, t
 
 func addStep(ctx context.Context, tx sqlitedb.Querier, seq int64, step, detail string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO order_steps (order_seq, step, detail, at) VALUES (?, ?, ?, ?)`,
-		seq, step, detail, at.UTC().Format(time.RFC3339Nano))
+		seq, step, detail, at.UnixNano())
 	if err != nil {
 		return fmt.Errorf("order step: %w", err)
 	}
@@ -99,7 +99,7 @@ func addStep(ctx context.Context, tx sqlitedb.Querier, seq int64, step, detail s
 
 // steps reads the steps of the order numbered seq here.
 func (s *Store) steps(ctx context.Context, seq int64) ([]Step, error) {
-	rows, err := sqlitedb.Q(ctx, s.db).QueryContext(ctx, `SELECT step, detail, at FROM order_steps WHERE order_seq = ? ORDER BY rowid`, seq)
+	rows, err := sqlitedb.Q(ctx, s.db).QueryContext(ctx, `SELECT step, detail, at FROM order_steps WHERE order_seq = ? ORDER BY at, rowid`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("order steps: %w", err)
 	}
@@ -107,15 +107,13 @@ func (s *Store) steps(ctx context.Context, seq int64) ([]Step, error) {
 	var out []Step
 	for rows.Next() {
 		var (
-			st    Step
-			stamp string
+			st Step
+			at int64
 		)
-		if err := rows.Scan(&st.Step, &st.Detail, &stamp); err != nil {
+		if err := rows.Scan(&st.Step, &st.Detail, &at); err != nil {
 			return nil, fmt.Errorf("order steps: %w", err)
 		}
-		if st.At, err = time.Parse(time.RFC3339Nano, stamp); err != nil {
-			return nil, fmt.Errorf("order steps: %w", err)
-		}
+		st.At = time.Unix(0, at).UTC()
 		out = append(out, st)
 	}
 	return out, rows.Err()

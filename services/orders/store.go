@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS order_steps (
 	order_seq INTEGER NOT NULL,
 	step      TEXT NOT NULL,
 	detail    TEXT NOT NULL,
-	at        TEXT NOT NULL
+	at        INTEGER NOT NULL -- when the event was (unix ns): a consumer per subject may take them out of order
 );
 CREATE INDEX IF NOT EXISTS order_steps_by_order ON order_steps (order_seq);
 ` + event.Schema

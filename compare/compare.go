@@ -34,8 +34,8 @@ type Config struct {
 	Rate int
 	// Workers is the concurrency of the closed-loop runs [32].
 	Workers int
-	// Scenarios selects scenarios by name (steady, latency, isolation,
-	// scaling, deploy); empty means all.
+	// Scenarios selects scenarios by name (steady, latency, saturation,
+	// isolation, scaling, deploy, proxy, checkout); empty means all.
 	Scenarios []string
 	// Progress receives the live display. If nil, nothing is shown.
 	Progress io.Writer
@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		run  func(context.Context, *Report) error
 	}{
 		{"steady", r.steady}, {"saturation", r.saturation}, {"isolation", r.isolation}, {"scaling", r.scaling},
-		{"deploy", r.deploy}, {"proxy", r.proxy},
+		{"deploy", r.deploy}, {"proxy", r.proxy}, {"checkout", r.checkout},
 	} {
 		if !r.selected(s.name) && !(s.name == "steady" && r.selected("latency")) {
 			continue

@@ -15,8 +15,11 @@ type instance struct {
 }
 
 // instances lists the live catalog instances through the admin API.
-func (r *runner) instances(base string) ([]instance, error) {
-	req, _ := http.NewRequest(http.MethodGet, base+"/admin/registry/instances?service=catalog", nil)
+func (r *runner) instances(base string) ([]instance, error) { return r.instancesOf(base, "catalog") }
+
+// instancesOf lists the live instances of service through the admin API.
+func (r *runner) instancesOf(base, service string) ([]instance, error) {
+	req, _ := http.NewRequest(http.MethodGet, base+"/admin/registry/instances?service="+service, nil)
 	req.Header.Set("Authorization", "Bearer "+r.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -25,6 +25,7 @@ type Report struct {
 	Deploy     []DeployRow     `json:"deploy"`
 	Saturation []SaturationRow `json:"saturation"`
 	Proxy      []ProxyRow      `json:"proxy"`
+	Checkout   []CheckoutRow   `json:"checkout"`
 }
 
 // Machine describes where the comparison ran.
@@ -204,6 +205,20 @@ func (rep *Report) Markdown(charts []string) string {
 		w("| proxy | req/s | p50 ms | p99 ms | CPU µs/request | idle |\n|---|---:|---:|---:|---:|---:|\n")
 		for _, r := range rep.Proxy {
 			w("| %s | %.0f | %s | %s | %.1f | %.0f%% |\n", r.Proxy, r.Throughput, ms(r.P50), ms(r.P99), r.CPUPerRequestUS, r.Idle*100)
+		}
+		w("\n")
+	}
+	if len(rep.Checkout) > 0 {
+		w("## 8. The checkout, orchestrated or choreographed (microservices)\n\n")
+		w("A closed loop of checkouts, one client per seed user (%d), each adding an item and checking out, for the run's\n", checkoutUsers)
+		w("duration or %d orders; *done* is until the order is paid for and its stock committed (the saga's answer; the\n", checkoutOrders)
+		w("choreography's last event, read from the order's event stream). Then inventory is frozen for 5 s, and 1 s into\n")
+		w("it every user checks a full cart out once.\n\n")
+		w("| checkout | orders/s | answer p50 ms | answer p99 ms | done p50 ms | done p99 ms | errors | inventory down: accepted | completed | longest wait ms |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, r := range rep.Checkout {
+			w("| %s | %.0f | %s | %s | %s | %s | %d | %d/%d | %d/%d | %.0f |\n", r.Style, r.Throughput, ms(r.AnswerP50), ms(r.AnswerP99),
+				ms(r.DoneP50), ms(r.DoneP99), r.Errors, r.OutageAccepted, r.OutageTried, r.OutageCompleted, r.OutageTried, r.OutageDoneMaxMS)
 		}
 		w("\n")
 	}

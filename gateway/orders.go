@@ -68,11 +68,15 @@ func orderRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		return answer(e, http.StatusOK)(read(e))
 	})
 	g.GET("/orders/:id/events", func(e echo.Context) error {
+		// Watched before the first read, so that no event between the two
+		// goes unnoticed.
+		wake, stop := c.Watch(e.Param("id"))
+		defer stop()
 		o, err := read(e)
 		if err != nil {
 			return err
 		}
-		return streamOrder(e, c, o)
+		return streamOrder(e, c, o, wake)
 	})
 }
 
@@ -83,14 +87,12 @@ const streamLimit = 2 * time.Minute
 // streamOrder sends order o's steps as Server-Sent Events: one "step"
 // event per step (its id the step's number, so that a client reconnecting
 // with Last-Event-ID gets only the steps it missed), then "done" with the
-// order once it is final. It reads the order again whenever an event of it
-// reaches this gateway, or every second should one not.
-func streamOrder(e echo.Context, c *composite.Composer, o composite.OrderView) error {
+// order once it is final. It reads the order again whenever wake tells of
+// an event of it, or every second should one not reach this gateway.
+func streamOrder(e echo.Context, c *composite.Composer, o composite.OrderView, wake <-chan struct{}) error {
 	ctx := e.Request().Context()
 	sent, _ := strconv.Atoi(e.Request().Header.Get("Last-Event-ID"))
 	sent = max(sent, 0)
-	wake, stop := c.Watch(o.ID)
-	defer stop()
 	h := e.Response().Header()
 	h.Set(echo.HeaderContentType, "text/event-stream")
 	h.Set(echo.HeaderCacheControl, "no-cache")

@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 200, "requests per second of the open-loop runs (env ATRIUM_COMPARE_RATE)")
 	workers := fs.Int("workers", 32, "concurrent clients of the closed-loop runs (env ATRIUM_COMPARE_WORKERS)")
 	out := fs.String("out", "docs/comparison.md", "the Markdown report; the JSON and the SVG charts go beside it (env ATRIUM_COMPARE_OUT)")
-	scenarios := fs.String("scenarios", "", "comma-separated subset of steady,latency,saturation,isolation,scaling,deploy,proxy (env ATRIUM_COMPARE_SCENARIOS)")
+	scenarios := fs.String("scenarios", "", "comma-separated subset of steady,latency,saturation,isolation,scaling,deploy,proxy,checkout (env ATRIUM_COMPARE_SCENARIOS)")
 	flags := fs.String("flags", "", "flags added to every server's command line, space-separated, e.g. '--otel-sample 1' (env ATRIUM_COMPARE_FLAGS)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atrium-compare [--duration 5s] [--rate 200] [--out docs/comparison.md]")

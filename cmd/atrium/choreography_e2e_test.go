@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // sseEvent is one Server-Sent Event.
@@ -80,9 +82,20 @@ var admin = []string{"Authorization", "Bearer " + adminToken}
 // subscriptions, and ends with the order completed; the same key gives the
 // same order again; nobody else may follow it.
 func TestTheChoreographedCheckoutEndToEnd(t *testing.T) {
-	for _, mode := range []string{"monolith", "up"} {
-		t.Run(mode, func(t *testing.T) {
-			p := start(t, mode)
+	for _, run := range []struct {
+		name string
+		args func(t *testing.T) []string
+	}{
+		{"monolith", func(*testing.T) []string { return []string{"monolith"} }},
+		{"up", func(*testing.T) []string { return []string{"up"} }},
+		// Debian's nats-server (before 2.10) filters a consumer by one
+		// subject only: the services consume a subject per consumer.
+		{"up, a NATS server of its own", func(t *testing.T) []string {
+			return []string{"up", "--nats", testkit.NATS(t, "atrium", "chore"), "--nats-password", "chore"}
+		}},
+	} {
+		t.Run(run.name, func(t *testing.T) {
+			p := start(t, run.args(t)...)
 			before := p.stock(t, []string{"p002"})["p002"]
 			if r := p.do(t, "POST", "/api/v1/users/u05/cart/items", `{"product_id":"p002","quantity":2}`); r.status != 200 {
 				t.Fatalf("add to cart: %d %s", r.status, r.body)

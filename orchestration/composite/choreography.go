@@ -155,8 +155,9 @@ func (c *Composer) Order(ctx context.Context, id string) (OrderView, error) {
 	return OrderView{Order: s.order, Final: orders.Final(s.order.Status), Meta: meta}, nil
 }
 
-// progressSubjects are the events that move an order on.
-var progressSubjects = []string{"inventory.committed", "inventory.rejected", "inventory.released", "payment.succeeded", "payment.failed", "cart.cleared"}
+// progressSubjects are the events of an order's progress: the orders
+// service's, once it has taken a step into the order.
+var progressSubjects = []string{orders.SubjectProgressed}
 
 // watchers wakes whoever follows an order when an event of it comes.
 type watchers struct {

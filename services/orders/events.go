@@ -22,9 +22,13 @@ import (
 //	payment.failed      → inventory puts the stock back (the compensation): inventory.released
 //
 // The orders service takes every one of them into the order's status and
-// steps, so that a client can follow the order.
+// steps, so that a client can follow the order, and tells of each step it
+// took (order.progressed): what a gateway that streams the order waits for.
 const (
 	SubjectPlaced = "order.placed"
+	// SubjectProgressed tells that the orders service took a step of an
+	// order into its status: what a client following the order waits for.
+	SubjectProgressed = "order.progressed"
 
 	StatusPending        = "pending"
 	StatusStockCommitted = "stock_committed"
@@ -42,6 +46,13 @@ type Placed struct {
 	Lines      []Line `json:"lines"`
 	TotalCents int64  `json:"total_cents"`
 	Currency   string `json:"currency"`
+}
+
+// Progressed is the data of an order.progressed event.
+type Progressed struct {
+	OrderID string `json:"order_id"`
+	Step    string `json:"step"`
+	Status  string `json:"status"`
 }
 
 // progress is what the orders service reads of the other services' events
@@ -146,41 +157,48 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	durable, _ := s.Consumes()
-	_, err = event.Apply(ctx, s.db, durable, e, func(ctx context.Context) (event.Next, error) {
-		return event.Next{}, s.progress(ctx, n/s.parts, mv.step, mv.status, p, e.At)
+	recorded, err := event.Apply(ctx, s.db, durable, e, func(ctx context.Context) (event.Next, error) {
+		now, err := s.progress(ctx, n/s.parts, mv.step, mv.status, p, e.At)
+		if err != nil {
+			return event.Next{}, err
+		}
+		return event.Next{Subject: SubjectProgressed, Data: Progressed{OrderID: p.OrderID, Step: mv.step, Status: now}}, nil
 	})
+	if recorded {
+		s.kicked()
+	}
 	return err
 }
 
-// progress records step of the order numbered seq here, and moves its
-// status forward to status.
-func (s *Store) progress(ctx context.Context, seq int64, step, status string, p progress, at time.Time) error {
+// progress records step of the order numbered seq here, moves its status
+// forward to status, and returns the status it has now.
+func (s *Store) progress(ctx context.Context, seq int64, step, status string, p progress, at time.Time) (string, error) {
 	q := sqlitedb.Q(ctx, s.db)
 	var was string
 	if err := q.QueryRowContext(ctx, `SELECT status FROM orders WHERE seq = ?`, seq).Scan(&was); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return errors.Join(fmt.Errorf("orders: no order %s", p.OrderID), event.ErrPoison)
+			return "", errors.Join(fmt.Errorf("orders: no order %s", p.OrderID), event.ErrPoison)
 		}
-		return fmt.Errorf("orders: %w", err)
+		return "", fmt.Errorf("orders: %w", err)
 	}
 	detail := p.Reason
 	if detail == "" {
 		detail = p.ReservationID + p.PaymentID
 	}
 	if err := addStep(ctx, q, seq, step, detail, at); err != nil {
-		return err
+		return "", err
 	}
 	if rank[status] <= rank[was] {
-		return nil
+		return was, nil
 	}
 	_, err := q.ExecContext(ctx, `UPDATE orders SET status = ?,
 		reservation_id = CASE WHEN ? != '' THEN ? ELSE reservation_id END,
 		payment_id = CASE WHEN ? != '' THEN ? ELSE payment_id END WHERE seq = ?`,
 		status, p.ReservationID, p.ReservationID, p.PaymentID, p.PaymentID, seq)
 	if err != nil {
-		return fmt.Errorf("orders: %w", err)
+		return "", fmt.Errorf("orders: %w", err)
 	}
-	return nil
+	return status, nil
 }
 
 // Relay returns the relay of the orders' outbox, woken after each

@@ -59,6 +59,9 @@ type Options struct {
 	Backoff []time.Duration
 	// Logger logs dead letters and consumer errors [slog.Default()].
 	Logger *slog.Logger
+	// ServiceAccount connects as a service's account, which may not make
+	// the streams: Connect waits until atrium's own user has made them.
+	ServiceAccount bool
 }
 
 // Bus is a connection to the broker.
@@ -86,8 +89,10 @@ func Connect(ctx context.Context, url string, opts Options) (*Bus, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	logger := opts.Logger
 	nopts := []nats.Option{nats.Name(opts.Name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
-		nats.RetryOnFailedConnect(true), nats.Timeout(2 * time.Second)}
+		nats.RetryOnFailedConnect(true), nats.Timeout(2 * time.Second),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { logger.Error("broker", "err", err) })}
 	if opts.User != "" {
 		nopts = append(nopts, nats.UserInfo(opts.User, opts.Password))
 	}
@@ -118,6 +123,14 @@ func Connect(ctx context.Context, url string, opts Options) (*Bus, error) {
 func (b *Bus) streams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	if b.opts.ServiceAccount {
+		for _, name := range []string{Stream, Dead} {
+			if _, err := b.js.Stream(ctx, name); err != nil {
+				return fmt.Errorf("stream %s: %w", name, err)
+			}
+		}
+		return nil
+	}
 	for _, cfg := range []jetstream.StreamConfig{
 		{Name: Stream, Subjects: Subjects, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute, MaxAge: 7 * 24 * time.Hour},
 		{Name: Dead, Subjects: []string{deadPrefix + ">"}, Storage: jetstream.FileStorage, MaxAge: 30 * 24 * time.Hour},

@@ -3,9 +3,13 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/internal/event"
@@ -292,4 +296,61 @@ func TestTwoServersCannotShareAStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	again.Shutdown()
+}
+
+// TestAServiceAccountTellsOnlyItsOwnEvents: a service's account publishes
+// its own subjects and consumes what it subscribes to, but cannot tell
+// another service's events, nor purge the stream.
+func TestAServiceAccountTellsOnlyItsOwnEvents(t *testing.T) {
+	pay := broker.User{Name: "payments", Password: "pw", Publishes: []string{"payment.>"}}
+	srv, err := broker.Embed(t.TempDir(), "127.0.0.1:0", append(slices.Clone(users), pay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	admin := connect(t, srv.URL(), broker.Options{}) // atrium's user makes the streams
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	svc, err := broker.Connect(ctx, srv.URL(), broker.Options{User: pay.Name, Password: pay.Password, ServiceAccount: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	c := newCollector()
+	cons, err := svc.Consume(ctx, "payments", []string{"inventory.committed"}, c.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Stop()
+	committed := newEvent(t, "inventory.committed", map[string]string{"order_id": "o-000001"})
+	if err := admin.Publish(ctx, committed); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.next(t); got.ID != committed.ID {
+		t.Errorf("the payments consumer got %+v", got)
+	}
+	if err := svc.Publish(ctx, newEvent(t, "payment.succeeded", map[string]string{"order_id": "o-000001"})); err != nil {
+		t.Errorf("payments telling of a payment: %v", err)
+	}
+	short, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	if err := svc.Publish(short, newEvent(t, "inventory.committed", map[string]string{"order_id": "o-000002"})); err == nil {
+		t.Error("payments told of inventory's stock: a service's account may tell its own events only")
+	}
+	nc, err := nats.Connect(srv.URL(), nats.UserInfo(pay.Name, pay.Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(ctx, broker.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Purge(short); err == nil {
+		t.Error("payments purged the stream")
+	}
+	if info, err := stream.Info(ctx); err != nil || info.State.Msgs != 2 {
+		t.Errorf("the stream after the attempts: %+v, %v; want the two events told rightly", info, err)
+	}
 }

@@ -208,6 +208,21 @@ func Token(secret string, name Name) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
+// publishes are the subjects of each service's events (broker.Subjects):
+// what its account on the broker may publish.
+var publishes = map[Name][]string{
+	Catalog: {"catalog.>"}, Inventory: {"inventory.>"}, Orders: {"order.>"}, Payments: {"payment.>"}, Cart: {"cart.>"},
+}
+
+// Publishes returns the subjects service name may publish on the broker:
+// its own events, none for a service that tells of none.
+func Publishes(name Name) []string {
+	if p := publishes[name]; p != nil {
+		return p
+	}
+	return []string{}
+}
+
 // Known reports whether a service is named name.
 func Known(name string) bool { return slices.Contains(Names, name) }
 

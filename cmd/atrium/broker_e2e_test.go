@@ -3,12 +3,21 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/broker"
+	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/testkit"
+	"github.com/atrium-bff/atrium/services"
 )
 
 // TestDeadLettersAreAnAdminRoute reads the broker's dead letters of a
@@ -94,5 +103,49 @@ func TestAPriceChangeReachesEveryGateway(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEachServiceHasItsOwnBrokerAccount: in microservices mode with the
+// embedded broker, a service process holds its own account, not atrium's,
+// and with it can tell its own events but not another service's.
+func TestEachServiceHasItsOwnBrokerAccount(t *testing.T) {
+	p := start(t, "up")
+	pid, _ := strconv.Atoi(p.instances(t, "inventory")[0].Meta["pid"])
+	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(environ), "\x00") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	url := args[slices.Index(args, "--nats")+1]
+	if env["ATRIUM_NATS_USER"] != "inventory" || env["ATRIUM_NATS_PASSWORD"] == "" || env["ATRIUM_NATS_PASSWORD"] == services.Token(adminToken, "nats") {
+		t.Fatalf("inventory's broker account: user %q, password %q; want its own", env["ATRIUM_NATS_USER"], env["ATRIUM_NATS_PASSWORD"])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	bus, err := broker.Connect(ctx, url, broker.Options{User: "inventory", Password: env["ATRIUM_NATS_PASSWORD"], ServiceAccount: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	own, _ := event.New("inventory.checked", map[string]string{"by": "the test"})
+	if err := bus.Publish(ctx, own); err != nil {
+		t.Errorf("inventory's account telling of inventory: %v", err)
+	}
+	short, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	forged, _ := event.New("payment.succeeded", map[string]string{"order_id": "o-000001", "payment_id": "ch-1"})
+	if err := bus.Publish(short, forged); err == nil {
+		t.Error("inventory's account told of a payment")
 	}
 }

@@ -41,6 +41,7 @@ type policyFlags struct {
 	trusted                                          []netip.Prefix
 	parts                                            services.Partitioning
 	nats, natsPassword                               string
+	natsEmbedded                                     bool // nats is the embedded server embedBroker started
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -175,12 +176,34 @@ func (p *policyFlags) embedBroker(dataDir, secret string) (stop func(), err erro
 	if p.nats != "embedded" {
 		return func() {}, nil
 	}
-	srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", []broker.User{{Name: natsUser, Password: p.natsPassword}})
+	users := []broker.User{{Name: natsUser, Password: p.natsPassword}}
+	if secret != "" { // an account per service, that tells its own events only
+		for _, name := range services.Names {
+			users = append(users, broker.User{Name: name, Password: natsServicePassword(secret, name), Publishes: services.Publishes(name)})
+		}
+	}
+	srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", users)
 	if err != nil {
 		return nil, err
 	}
-	p.nats = srv.URL()
+	p.nats, p.natsEmbedded = srv.URL(), true
 	return srv.Shutdown, nil
+}
+
+// natsServicePassword is the password of service name's account on the
+// embedded broker, derived from secret (the admin token).
+func natsServicePassword(secret string, name services.Name) string {
+	return services.Token(secret, "nats/"+name)
+}
+
+// natsAccount is the user and password service name connects to the
+// broker with: its own account on the embedded broker, atrium's user on an
+// external one (whose accounts are its operator's to make).
+func (p *policyFlags) natsAccount(secret string, name services.Name) (user, password string) {
+	if p.natsEmbedded && secret != "" {
+		return name, natsServicePassword(secret, name)
+	}
+	return natsUser, p.natsPassword
 }
 
 // broker connects to the broker the flags choose, starting the embedded
@@ -191,7 +214,7 @@ func (p *policyFlags) broker(ctx context.Context, dataDir, secret, name string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	bus, err = connectBroker(ctx, p.nats, p.natsPassword, name, logger)
+	bus, err = connectBroker(ctx, p.nats, natsUser, p.natsPassword, name, logger)
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -199,10 +222,10 @@ func (p *policyFlags) broker(ctx context.Context, dataDir, secret, name string, 
 	return bus, func() { bus.Close(); stop() }, nil
 }
 
-// connectBroker connects to the NATS server at url as atrium's user,
-// waiting for it up to 30 seconds.
-func connectBroker(ctx context.Context, url, password, name string, logger *slog.Logger) (*broker.Bus, error) {
+// connectBroker connects to the NATS server at url as user (atrium's, or
+// a service's account), waiting for it up to 30 seconds.
+func connectBroker(ctx context.Context, url, user, password, name string, logger *slog.Logger) (*broker.Bus, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return broker.Connect(ctx, url, broker.Options{Name: name, User: natsUser, Password: password, Logger: logger})
+	return broker.Connect(ctx, url, broker.Options{Name: name, User: user, Password: password, Logger: logger, ServiceAccount: user != natsUser})
 }

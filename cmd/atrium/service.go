@@ -29,7 +29,8 @@ func serviceCommand() *ffcli.Command {
 		scheme    = fs.String("partition", "", "the partition scheme this instance owns a partition of, as --partitions gives it to the gateway: range:A-D,E-P,Q-Z (env ATRIUM_PARTITION)")
 		owns      = fs.String("owns", "", "the partition of --partition this instance owns, by name: E-P (env ATRIUM_OWNS)")
 		nats      = fs.String("nats", "", "the NATS server to publish this service's events to and follow others' on, nats://host:4222; none: its events wait in its outbox (env ATRIUM_NATS)")
-		natsPass  = fs.String("nats-password", "", "password of the NATS user atrium (env ATRIUM_NATS_PASSWORD)")
+		natsAs    = fs.String("nats-user", "atrium", "the NATS user to connect as: atrium's, or the service's own account on atrium's embedded server (env ATRIUM_NATS_USER)")
+		natsPass  = fs.String("nats-password", "", "password of the NATS user (env ATRIUM_NATS_PASSWORD)")
 		token     = fs.String("service-token", "", "this service's credential, which the gateway sends and the registry takes: atrium service-token NAME prints it (env ATRIUM_SERVICE_TOKEN)")
 	)
 	return &ffcli.Command{
@@ -65,7 +66,13 @@ func serviceCommand() *ffcli.Command {
 			defer shutdown(tel)
 			logger := server.NewLogger(os.Stderr, c.logLevel, name)
 			if *nats != "" {
-				bus, err := connectBroker(ctx, *nats, *natsPass, name, logger)
+				if *natsPass == "" && c.token != "" { // derived, as the gateway's embedded broker derives it
+					*natsPass = services.Token(c.token, "nats")
+					if *natsAs != natsUser {
+						*natsPass = natsServicePassword(c.token, name)
+					}
+				}
+				bus, err := connectBroker(ctx, *nats, *natsAs, *natsPass, name, logger)
 				if err != nil {
 					return err
 				}

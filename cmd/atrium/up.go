@@ -61,13 +61,14 @@ func upCommand() *ffcli.Command {
 				if scheme != nil {
 					owners = partition.Names(scheme) // an instance (or --replicas) per partition
 				}
+				user, password := g.policy.natsAccount(g.token, name)
 				for _, owns := range owners {
 					for i := range counts[name] {
 						child := process.Child{
 							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
 							Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
 								"--data-dir", g.dataDir, "--log-level", g.logLevel, "--nats", g.policy.nats},
-							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_PASSWORD="+g.policy.natsPassword),
+							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
 						}
 						if owns != "" {
 							child.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i+1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -67,6 +68,7 @@ func orderRoutes(g *echo.Group, c *composite.Composer, act actor) {
 	g.GET("/orders/:id", func(e echo.Context) error {
 		return answer(e, http.StatusOK)(read(e))
 	})
+	open := &streams{byUser: map[string]int{}}
 	g.GET("/orders/:id/events", func(e echo.Context) error {
 		// Watched before the first read, so that no event between the two
 		// goes unnoticed.
@@ -76,8 +78,47 @@ func orderRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
+		done, err := open.take(o.UserID)
+		if err != nil {
+			return err
+		}
+		defer done()
 		return streamOrder(e, c, o, wake)
 	})
+}
+
+// Stream caps: a stream holds a connection for minutes, so that a user
+// (or all of them) cannot hold the gateway's every request slot.
+const (
+	MaxStreamsPerUser = 4
+	MaxStreams        = 256
+)
+
+// streams counts the order streams open, by the orders' user.
+type streams struct {
+	mu     sync.Mutex
+	byUser map[string]int
+	total  int
+}
+
+// take opens a stream of user's, or refuses it with a 429; done closes it.
+func (s *streams) take(user string) (done func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byUser[user] >= MaxStreamsPerUser || s.total >= MaxStreams {
+		return nil, problem.Newf(http.StatusTooManyRequests, "too_many_streams",
+			"at most %d streams of a user's orders at once (%d in all): close one first", MaxStreamsPerUser, MaxStreams)
+	}
+	s.byUser[user]++
+	s.total++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.total--
+		if s.byUser[user]--; s.byUser[user] == 0 {
+			delete(s.byUser, user)
+		}
+	}, nil
 }
 
 // streamLimit bounds one stream of an order's events; a client that still

@@ -183,16 +183,41 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-// Kicker returns a channel for Relay.Kick and the function that kicks it
-// without blocking.
-func Kicker() (chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	return ch, func() {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+// Outbox is a store's outbox, in the store's database: the store records
+// events in it within its own transactions (Record), or takes an event and
+// records what follows (Apply), and wakes the relay once they committed
+// (Committed); Relay publishes them. A store embeds it.
+type Outbox struct {
+	db   *sql.DB
+	kick chan struct{}
+}
+
+// NewOutbox returns the outbox in db, whose schema has Schema.
+func NewOutbox(db *sql.DB) *Outbox { return &Outbox{db: db, kick: make(chan struct{}, 1)} }
+
+// Committed wakes the relay at once, rather than at its next tick: events
+// were committed. It never blocks.
+func (o *Outbox) Committed() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
 	}
+}
+
+// Relay returns the relay of the outbox, woken by Committed; publish is
+// the broker's.
+func (o *Outbox) Relay(publish Publish) *Relay {
+	return &Relay{DB: o.db, Publish: publish, Kick: o.kick}
+}
+
+// Apply has consumer take e once (the package's Apply, on the outbox's
+// database), and wakes the relay when an event followed.
+func (o *Outbox) Apply(ctx context.Context, consumer string, e Event, do func(ctx context.Context) (Next, error)) error {
+	recorded, err := Apply(ctx, o.db, consumer, e, do)
+	if recorded {
+		o.Committed()
+	}
+	return err
 }
 
 // Next is the event a handler's change publishes: Subject "" for none.

@@ -114,19 +114,19 @@ func TestAFailedPublishKeepsTheOrder(t *testing.T) {
 func TestAKickedRelayPublishesAtOnce(t *testing.T) {
 	db := open(t)
 	published := make(chan event.Event, 10)
-	kick, kicker := event.Kicker()
-	relay := &event.Relay{DB: db, Kick: kick, Publish: func(_ context.Context, e event.Event) error {
+	outbox := event.NewOutbox(db)
+	relay := outbox.Relay(func(_ context.Context, e event.Event) error {
 		published <- e
 		return nil
-	}}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { relay.Run(ctx, time.Hour); close(done) }()
 	defer func() { cancel(); <-done }()
 	for i := range 3 {
 		e := change(t, db, "p001", i, false)
-		kicker()
-		kicker() // a second kick before the relay woke is one kick
+		outbox.Committed()
+		outbox.Committed() // a second kick before the relay woke is one kick
 		select {
 		case got := <-published:
 			if got.ID != e.ID {

@@ -33,20 +33,10 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 	if err != nil || c.OrderID == "" {
 		return errors.Join(fmt.Errorf("cart: event %s: no order", e.ID), err, event.ErrPoison)
 	}
-	recorded, err := event.Apply(ctx, s.db, "cart", e, func(ctx context.Context) (event.Next, error) {
+	return s.Apply(ctx, "cart", e, func(ctx context.Context) (event.Next, error) {
 		if _, err := s.Clear(ctx, c.UserID); err != nil {
 			return event.Next{}, err
 		}
 		return event.Next{Subject: SubjectCleared, Data: c}, nil
 	})
-	if recorded {
-		s.kicked()
-	}
-	return err
-}
-
-// Relay returns the relay of the cart's outbox, woken after each event it
-// takes.
-func (s *Store) Relay(publish event.Publish) *event.Relay {
-	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }

@@ -35,9 +35,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY);
 type Store struct {
 	view atomic.Pointer[view]
 	db   *sql.DB
-	kick chan struct{}
-	// kicked wakes the outbox's relay after a commit.
-	kicked func()
+	// Outbox holds the events of the store's changes until the broker has them.
+	*event.Outbox
 }
 
 // view is one snapshot of the catalog.
@@ -70,7 +69,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	s := &Store{db: db}
-	s.kick, s.kicked = event.Kicker()
+	s.Outbox = event.NewOutbox(db)
 	if err := s.announce(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -200,7 +199,7 @@ func (s *Store) SetPrice(ctx context.Context, id string, cents int64) (Product, 
 	if err != nil {
 		return Product{}, err
 	}
-	s.kicked()
+	s.Committed()
 	if err := s.Refresh(ctx, id); err != nil {
 		return Product{}, err
 	}
@@ -255,12 +254,6 @@ func (s *Store) Changed(ctx context.Context, e event.Event) error {
 		return errors.Join(err, event.ErrPoison)
 	}
 	return s.Refresh(ctx, u.ID)
-}
-
-// Relay returns the relay of the catalog's outbox, woken after each
-// change; its Publish is the broker's.
-func (s *Store) Relay(publish event.Publish) *event.Relay {
-	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }
 
 // Product implements Service.

@@ -57,7 +57,7 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 	if err != nil || o.OrderID == "" || !domain.ValidUserID(o.UserID) {
 		return errors.Join(fmt.Errorf("inventory: event %s: no order", e.ID), err, event.ErrPoison)
 	}
-	recorded, err := event.Apply(ctx, s.db, "inventory", e, func(ctx context.Context) (event.Next, error) {
+	return s.Apply(ctx, "inventory", e, func(ctx context.Context) (event.Next, error) {
 		out := OrderStock{OrderID: o.OrderID, UserID: o.UserID, TotalCents: o.TotalCents, Currency: o.Currency}
 		if e.Subject == "payment.failed" {
 			out.ReservationID = o.ReservationID
@@ -80,14 +80,4 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 		}
 		return event.Next{}, err
 	})
-	if recorded {
-		s.kicked()
-	}
-	return err
-}
-
-// Relay returns the relay of inventory's outbox, woken after each event it
-// takes.
-func (s *Store) Relay(publish event.Publish) *event.Relay {
-	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }

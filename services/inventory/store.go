@@ -69,9 +69,8 @@ type Store struct {
 	holdFor, keepFor time.Duration
 	now              func() time.Time
 	swept            atomic.Int64 // when reads last looked for holds that ran out (unix ns)
-	// kick wakes the relay of the outbox; kicked does, after a commit.
-	kick   chan struct{}
-	kicked func()
+	// Outbox holds the events of the store's changes until the broker has them.
+	*event.Outbox
 }
 
 // Option configures a Store.
@@ -96,7 +95,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
 	s := &Store{db: db, holdFor: DefaultHoldFor, keepFor: DefaultKeepFor, now: time.Now}
-	s.kick, s.kicked = event.Kicker()
+	s.Outbox = event.NewOutbox(db)
 	for _, o := range opts {
 		o(s)
 	}

@@ -157,17 +157,13 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	durable, _ := s.Consumes()
-	recorded, err := event.Apply(ctx, s.db, durable, e, func(ctx context.Context) (event.Next, error) {
+	return s.Apply(ctx, durable, e, func(ctx context.Context) (event.Next, error) {
 		now, err := s.progress(ctx, n/s.parts, mv.step, mv.status, p, e.At)
 		if err != nil {
 			return event.Next{}, err
 		}
 		return event.Next{Subject: SubjectProgressed, Data: Progressed{OrderID: p.OrderID, Step: mv.step, Status: now}}, nil
 	})
-	if recorded {
-		s.kicked()
-	}
-	return err
 }
 
 // progress records step of the order numbered seq here, moves its status
@@ -199,10 +195,4 @@ func (s *Store) progress(ctx context.Context, seq int64, step, status string, p 
 		return "", fmt.Errorf("orders: %w", err)
 	}
 	return status, nil
-}
-
-// Relay returns the relay of the orders' outbox, woken after each
-// choreographed order.
-func (s *Store) Relay(publish event.Publish) *event.Relay {
-	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }

@@ -43,9 +43,8 @@ CREATE INDEX IF NOT EXISTS order_steps_by_order ON order_steps (order_seq);
 // replicas share their orders. It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
-	// kick wakes the relay of the outbox; kicked does, after a commit.
-	kick   chan struct{}
-	kicked func()
+	// Outbox holds the events of the store's changes until the broker has them.
+	*event.Outbox
 	// part of parts: the store holds partition part of parts (0 of 1 when
 	// whole), and its order numbers are seq*parts + part, so that an order
 	// id tells its partition.
@@ -67,7 +66,7 @@ func OpenPart(path string, i, n int) (*Store, error) {
 		return nil, fmt.Errorf("orders: %w", err)
 	}
 	s := &Store{db: db, part: int64(i), parts: int64(n)}
-	s.kick, s.kicked = event.Kicker()
+	s.Outbox = event.NewOutbox(db)
 	return s, nil
 }
 
@@ -149,7 +148,7 @@ func (s *Store) Create(ctx context.Context, o NewOrder) (Order, error) {
 		return s.one(ctx, "idem_key = ?", o.Key)
 	}
 	if o.Choreographed {
-		s.kicked()
+		s.Committed()
 	}
 	return s.one(ctx, "seq = ?", seq)
 }

@@ -48,7 +48,7 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 	if err != nil || c.OrderID == "" || c.ReservationID == "" {
 		return errors.Join(fmt.Errorf("payments: event %s: no order", e.ID), err, event.ErrPoison)
 	}
-	recorded, err := event.Apply(ctx, s.db, "payments", e, func(ctx context.Context) (event.Next, error) {
+	return s.Apply(ctx, "payments", e, func(ctx context.Context) (event.Next, error) {
 		out := OrderPayment{OrderID: c.OrderID, UserID: c.UserID, ReservationID: c.ReservationID}
 		charge, err := s.Charge(ctx, ChargeRequest{UserID: c.UserID, AmountCents: c.TotalCents, Currency: c.Currency, Key: "order:" + c.OrderID})
 		switch {
@@ -61,14 +61,4 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 		}
 		return event.Next{}, err
 	})
-	if recorded {
-		s.kicked()
-	}
-	return err
-}
-
-// Relay returns the relay of payments' outbox, woken after each event it
-// takes.
-func (s *Store) Relay(publish event.Publish) *event.Relay {
-	return &event.Relay{DB: s.db, Publish: publish, Kick: s.kick}
 }

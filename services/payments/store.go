@@ -29,9 +29,8 @@ CREATE TABLE IF NOT EXISTS charges (
 // charges (see package sqlitedb). It is safe for concurrent use.
 type Store struct {
 	db *sql.DB
-	// kick wakes the relay of the outbox; kicked does, after a commit.
-	kick   chan struct{}
-	kicked func()
+	// Outbox holds the events of the store's changes until the broker has them.
+	*event.Outbox
 }
 
 // Open opens (creating when absent) the charges database at path.
@@ -41,7 +40,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("payments: %w", err)
 	}
 	s := &Store{db: db}
-	s.kick, s.kicked = event.Kicker()
+	s.Outbox = event.NewOutbox(db)
 	return s, nil
 }
 

@@ -132,10 +132,14 @@ func TestCheckoutSurvivesKills(t *testing.T) {
 	// u20 checks out on the surviving gateway until one checkout goes through
 	// the restarted orders service: the time from its registration to that
 	// success is how fast the gateway heals.
-	var restarted time.Time
+	var (
+		restarted time.Time
+		last      response
+	)
 	for n := 0; ; n++ {
 		if time.Since(restarted) > 20*time.Second && !restarted.IsZero() || n > 2000 {
-			t.Fatal("no checkout succeeded within 20 s of orders' restart")
+			t.Fatalf("no checkout succeeded within 20 s of orders' restart (registered: %v); the last answered %d %s",
+				!restarted.IsZero(), last.status, last.body)
 		}
 		if restarted.IsZero() && slices.ContainsFunc(gw[1].instances(t, "orders"), func(i instance) bool { return i.ID != old[0].ID }) {
 			restarted = time.Now() // the new instance has registered
@@ -143,6 +147,7 @@ func TestCheckoutSurvivesKills(t *testing.T) {
 		gw[1].do(t, "POST", "/api/v1/users/u20/cart/items", fmt.Sprintf(`{"product_id":%q,"quantity":1}`, products[n%len(products)]))
 		key := fmt.Sprintf("survive-u20-%d", n)
 		r := gw[1].do(t, "POST", "/api/v1/checkout", `{"user_id":"u20"}`, "Idempotency-Key", key)
+		last = r
 		mu.Lock()
 		tried = append(tried, key)
 		first[key] = clientAnswer(r)

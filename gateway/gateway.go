@@ -81,6 +81,10 @@ type Config struct {
 	// Limits are the abuse limits: requests per client, login attempts,
 	// requests at once.
 	Limits Limits
+	// CORSOrigins are the browser origins (scheme://host[:port]) whose
+	// pages may call the gateway with their user's session cookie; none by
+	// default.
+	CORSOrigins []string
 	// TrustedProxies are the networks whose X-Forwarded-For the gateway
 	// believes when it tells one client from another (for the limits and
 	// the access log); nil means loopback only (an nginx in front on the
@@ -100,6 +104,9 @@ func New(cfg Config) *echo.Echo {
 		Telemetry: cfg.Telemetry,
 	})
 	e.IPExtractor = clientIP(cfg.TrustedProxies)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Pre(cors(cfg.CORSOrigins))
+	}
 	limits := cfg.Limits.withDefaults()
 	e.Use(shed(limits.MaxInFlight), perClient(limits, cfg.Logger))
 	if cfg.Name != "" {

@@ -28,6 +28,15 @@ func TestDocumentLoadsAndValidates(t *testing.T) {
 // TestRequestSchemasAre30Compatible holds the request schemas (parameters
 // and bodies) to the keywords OpenAPI 3.0 and 3.1 share, since requests are
 // validated with kin-openapi's faster 3.0 validator.
+// TestTheServerIsRelative: the document names no host, so that the docs
+// page's "Try it out" calls the server that served it, on any host or port.
+func TestTheServerIsRelative(t *testing.T) {
+	servers := openapi.MustLoad().Doc.Servers
+	if len(servers) != 1 || servers[0].URL != "/" {
+		t.Errorf("servers: %+v, want one, /", servers)
+	}
+}
+
 func TestRequestSchemasAre30Compatible(t *testing.T) {
 	s := openapi.MustLoad()
 	only31 := []string{`"type":[`, `"const"`, `"prefixItems"`, `"if"`, `"$defs"`, `"unevaluated`, `"dependent`, `"contains"`}

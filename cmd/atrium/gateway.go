@@ -139,7 +139,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		Composer:  comp,
 		Telemetry: tel,
 		Sessions:  sessions,
-		Limits:    limits, TrustedProxies: g.policy.trusted,
+		Limits:    limits, TrustedProxies: g.policy.trusted, CORSOrigins: g.policy.corsOrigins,
 		TracePeers:   gateway.InstancePeers(reg, g.token),
 		Upstreams:    upstreams,
 		ProxyTimeout: g.policy.proxyTimeout,

@@ -74,7 +74,7 @@ func monolithCommand() *ffcli.Command {
 				Composer:  comp,
 				Telemetry: tel,
 				Sessions:  sessions,
-				Limits:    limits, TrustedProxies: policy.trusted,
+				Limits:    limits, TrustedProxies: policy.trusted, CORSOrigins: policy.corsOrigins,
 				Upstreams:    local.Handlers,
 				ProxyTimeout: policy.proxyTimeout,
 				Spec:         openapi.MustLoad(),

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type policyFlags struct {
 	parts                                            services.Partitioning
 	nats, natsPassword                               string
 	natsEmbedded                                     bool // nats is the embedded server embedBroker started
+	corsOrigins                                      []string
 }
 
 func (p *policyFlags) register(fs *flag.FlagSet) {
@@ -74,11 +76,31 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 		p.parts, err = services.ParsePartitioning(v)
 		return err
 	})
+	fs.Func("cors-origins", "browser origins whose pages may call the API with their user's session, comma-separated, e.g. http://localhost:3000,https://shop.example (default: none) (env ATRIUM_CORS_ORIGINS)", func(v string) error {
+		var err error
+		p.corsOrigins, err = parseOrigins(v)
+		return err
+	})
 	fs.Func("trusted-proxies", "networks whose X-Forwarded-For tells the client's address, comma-separated CIDRs (default: loopback) (env ATRIUM_TRUSTED_PROXIES)", func(v string) error {
 		var err error
 		p.trusted, err = parseNetworks(v)
 		return err
 	})
+}
+
+// parseOrigins reads comma-separated origins: scheme://host[:port], with
+// nothing after.
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		o := strings.TrimSpace(part)
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin such as http://localhost:3000 (a scheme, a host, a port; no path)", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // parseNetworks reads comma-separated CIDRs.

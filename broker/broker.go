@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,44 +165,38 @@ func (b *Bus) Publish(ctx context.Context, e event.Event) error {
 type Handler func(ctx context.Context, e event.Event) error
 
 // Consumption is a running consumer; Stop ends it.
-type Consumption struct{ cc []jetstream.ConsumeContext }
+type Consumption struct{ cc jetstream.ConsumeContext }
 
 // Stop stops the deliveries; an event being handled finishes.
-func (c *Consumption) Stop() {
-	for _, cc := range c.cc {
-		cc.Stop()
-	}
-}
+func (c *Consumption) Stop() { c.cc.Stop() }
 
 // Consume delivers the events on subjects to handle through the durable
 // consumer durable (a service's name, so that its replicas share the work
-// and an event published while all of them are down waits for them). An
-// event handle fails is delivered again after a back-off, up to
-// MaxDeliver times; then it goes to DEAD. A server older than 2.10, which
-// filters a consumer by one subject only, gets a durable consumer per
-// subject (durable-<subject>), whose events may interleave.
+// and an event published while all of them are down waits for them), in
+// the order the stream holds them. An event handle fails is delivered
+// again after a back-off, up to MaxDeliver times; then it goes to DEAD. A
+// server older than 2.10 filters a consumer by one subject only: there a
+// consumer of several subjects takes every event and acknowledges those
+// it does not want unseen, so that the order holds.
 func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, handle Handler) (*Consumption, error) {
-	if len(subjects) > 1 && !b.multiFilter() {
-		c := &Consumption{}
-		for _, subject := range subjects {
-			one, err := b.Consume(ctx, durable+"-"+subjectName.Replace(subject), []string{subject}, handle)
-			if err != nil {
-				c.Stop()
-				return nil, err
-			}
-			c.cc = append(c.cc, one.cc...)
-		}
-		return c, nil
-	}
 	cfg := jetstream.ConsumerConfig{
 		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: b.opts.AckWait, MaxDeliver: b.opts.MaxDeliver + 1, // the last delivery only moves it to DEAD
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
-	if len(subjects) == 1 { // what servers before 2.10 understand
+	switch {
+	case len(subjects) == 1: // what servers before 2.10 understand
 		cfg.FilterSubject = subjects[0]
-	} else {
+	case b.multiFilter():
 		cfg.FilterSubjects = subjects
+	default:
+		wanted := handle
+		handle = func(ctx context.Context, e event.Event) error {
+			if !slices.ContainsFunc(subjects, func(p string) bool { return matches(p, e.Subject) }) {
+				return nil
+			}
+			return wanted(ctx, e)
+		}
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
 	if err != nil {
@@ -211,11 +206,23 @@ func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, ha
 	if err != nil {
 		return nil, fmt.Errorf("broker: consume %s: %w", durable, err)
 	}
-	return &Consumption{cc: []jetstream.ConsumeContext{cc}}, nil
+	return &Consumption{cc: cc}, nil
 }
 
-// subjectName makes a subject part of a consumer's name.
-var subjectName = strings.NewReplacer(".", "_", "*", "any", ">", "all")
+// matches reports whether subject is one of pattern's: NATS wildcards, *
+// for one token and > for the rest.
+func matches(pattern, subject string) bool {
+	ps, ss := strings.Split(pattern, "."), strings.Split(subject, ".")
+	for i, p := range ps {
+		switch {
+		case p == ">":
+			return len(ss) > i
+		case i >= len(ss) || (p != "*" && p != ss[i]):
+			return false
+		}
+	}
+	return len(ps) == len(ss)
+}
 
 // multiFilter reports whether the server filters a consumer by several
 // subjects (NATS 2.10 and later).

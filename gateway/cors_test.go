@@ -83,12 +83,15 @@ async function step(name, f) {
 // from an origin not configured, the browser refuses every answer.
 func TestAFrontendOnAnotherOrigin(t *testing.T) {
 	chromium := testkit.Chromium(t)
-	allowed, other := httptest.NewServer(nil), httptest.NewServer(nil)
-	defer allowed.Close()
-	defer other.Close()
-	api := httptest.NewServer(monolithWith(t, true, roomy, withCORS(allowed.URL)))
+	allowed, other := httptest.NewUnstartedServer(nil), httptest.NewUnstartedServer(nil)
+	allowedURL := "http://" + allowed.Listener.Addr().String()
+	api := httptest.NewServer(monolithWith(t, true, roomy, withCORS(allowedURL)))
 	defer api.Close()
-	allowed.Config.Handler, other.Config.Handler = page(api.URL), page(api.URL)
+	for _, s := range []*httptest.Server{allowed, other} {
+		s.Config.Handler = page(api.URL)
+		s.Start()
+		defer s.Close()
+	}
 	run := func(url string) string {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -177,10 +178,7 @@ func (s *Store) progress(ctx context.Context, seq int64, step, status string, p 
 		}
 		return "", fmt.Errorf("orders: %w", err)
 	}
-	detail := p.Reason
-	if detail == "" {
-		detail = p.ReservationID + p.PaymentID
-	}
+	detail := cmp.Or(p.Reason, p.PaymentID, p.ReservationID) // why it failed, or what it made
 	if err := addStep(ctx, q, seq, step, detail, at); err != nil {
 		return "", err
 	}

@@ -107,6 +107,8 @@ func New(cfg Config) *echo.Echo {
 	if len(cfg.CORSOrigins) > 0 {
 		e.Pre(cors(cfg.CORSOrigins))
 	}
+	e.Pre(headAsGet)
+	e.Use(headRestored, methodNotAllowed(e))
 	limits := cfg.Limits.withDefaults()
 	e.Use(shed(limits.MaxInFlight), perClient(limits, cfg.Logger))
 	if cfg.Name != "" {

@@ -64,7 +64,7 @@ func (px *proxy) handler() echo.HandlerFunc {
 			return problem.Newf(http.StatusNotFound, "unknown_service", "no service named %q; known: %s", name, known)
 		}
 		req := c.Request()
-		route, user, ok := services.Surface(name).Match(req.Method, strings.TrimPrefix(req.URL.EscapedPath(), "/services/"+name))
+		route, user, ok := services.Surface(name).Match(readAs(req.Method), strings.TrimPrefix(req.URL.EscapedPath(), "/services/"+name))
 		if !ok {
 			return problem.Newf(http.StatusNotFound, "no_route", "service %s has no route %s %s", name, req.Method, c.Param("*"))
 		}
@@ -85,7 +85,7 @@ func (px *proxy) admit(c echo.Context, route rest.Route, user string) error {
 		_, err := actingUser(px.token, px.sessions)(c, user)
 		return err
 	}
-	if c.Request().Method != http.MethodGet {
+	if readAs(c.Request().Method) != http.MethodGet {
 		return ErrServiceRoute
 	}
 	return server.CheckToken(c, px.token)
@@ -108,7 +108,8 @@ func (px *proxy) forward(c echo.Context, name string, h http.Handler) error {
 		ctx, span = px.tel.Span(ctx, "proxy", name)
 		defer span.End()
 	}
-	req := c.Request().WithContext(ctx)
+	req := c.Request().WithContext(ctx) // a copy: net/http answers the client's own request
+	req.Method = readAs(req.Method)
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
 	req.Header.Set(echo.HeaderXRequestID, requestID)
 	req.Header.Set(hop.TimeoutHeader, strconv.FormatInt(max(budget.Milliseconds(), 1), 10))
@@ -124,6 +125,15 @@ func (px *proxy) forward(c echo.Context, name string, h http.Handler) error {
 	h.ServeHTTP(w, req)
 	w.finish()
 	return nil
+}
+
+// readAs is the method a service is asked with: GET for a HEAD, whose
+// answer's body net/http drops (services route GET only).
+func readAs(method string) string {
+	if method == http.MethodHead {
+		return http.MethodGet
+	}
+	return method
 }
 
 // dropSessionCookie removes the session cookie from req, keeping the

@@ -197,18 +197,24 @@ func toProblem(err error, mapErr func(error) *problem.Problem) *problem.Problem 
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		detail := fmt.Sprint(he.Message)
+		detail, code := fmt.Sprint(he.Message), statusCode(he.Code)
 		switch he.Code {
 		case http.StatusNotFound:
-			detail = "no such route"
+			detail, code = "no such route", "no_route"
 		case http.StatusMethodNotAllowed:
 			detail = "method not allowed on this route"
 		case http.StatusRequestEntityTooLarge:
-			detail = "request body is larger than the server accepts"
+			detail, code = "request body is larger than the server accepts", "too_large"
 		}
-		return problem.New(he.Code, "", detail)
+		return problem.New(he.Code, code, detail)
 	}
 	return problem.New(http.StatusInternalServerError, "internal", "internal server error")
+}
+
+// statusCode is the problem code of a status that has no other: its text
+// in snake case ("method_not_allowed").
+func statusCode(status int) string {
+	return strings.ReplaceAll(strings.ToLower(strings.ReplaceAll(http.StatusText(status), "-", " ")), " ", "_")
 }
 
 // The limits every atrium server puts on a request: its headers must arrive

@@ -1,0 +1,58 @@
+package gateway_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestMethodsAHTTPClientExpects: a route asked with a method it does not
+// take is a 405 naming the ones it does (Allow), not a 404; every GET
+// route, the proxy's too, answers HEAD with its headers and no body; an
+// unknown route is a 404; each problem has a code.
+func TestMethodsAHTTPClientExpects(t *testing.T) {
+	srv := httptest.NewServer(monolith(t))
+	defer srv.Close()
+	ask := func(method, path string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	code := func(body string) string {
+		var p struct{ Code string }
+		json.Unmarshal([]byte(body), &p)
+		return p.Code
+	}
+	for _, c := range []struct{ method, path, allow string }{
+		{"PUT", "/api/v1/products", "GET, HEAD"},
+		{"DELETE", "/api/v1/products/p001/page", "GET, HEAD"},
+		{"GET", "/api/v1/sessions", "DELETE, POST"},
+		{"PUT", "/api/v1/users/u01/cart/items/p001", "DELETE, PATCH"},
+	} {
+		resp, body := ask(c.method, c.path)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != c.allow || code(body) != "method_not_allowed" ||
+			resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s %s: %d Allow %q %s; want 405, Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), body, c.allow)
+		}
+	}
+	for _, path := range []string{"/api/v1/products/p001/page", "/api/v1/products?limit=2", "/services/catalog/products/p001", "/openapi.json", "/healthz"} {
+		resp, body := ask("HEAD", path)
+		if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: %d %q %q; want 200, the GET's headers, no body", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if resp, body := ask("GET", "/api/v1/nowhere"); resp.StatusCode != 404 || code(body) != "no_route" {
+		t.Errorf("an unknown route: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := ask("POST", "/services/catalog/products/p001"); resp.StatusCode/100 != 4 || code(body) == "" || !strings.Contains(body, "products/p001") {
+		t.Errorf("a service's write through the proxy: %d %s", resp.StatusCode, body)
+	}
+}

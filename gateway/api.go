@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"maps"
 	"net/http"
 	"slices"
@@ -58,7 +61,7 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
-		return answer(e, http.StatusOK)(c.Products(e.Request().Context(), catalog.ListQuery{
+		return publicAnswer(e)(c.Products(e.Request().Context(), catalog.ListQuery{
 			Category: e.QueryParam("category"), Q: e.QueryParam("q"), Limit: limit, Cursor: e.QueryParam("cursor"),
 		}))
 	})
@@ -67,14 +70,14 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
-		return answer(e, http.StatusOK)(c.ProductPage(e.Request().Context(), id))
+		return publicAnswer(e)(c.ProductPage(e.Request().Context(), id))
 	})
 	g.GET("/search", func(e echo.Context) error {
 		limit, err := rest.Limit(e, search.DefaultLimit, search.MaxLimit)
 		if err != nil {
 			return err
 		}
-		return answer(e, http.StatusOK)(c.Search(e.Request().Context(), e.QueryParam("q"), limit))
+		return publicAnswer(e)(c.Search(e.Request().Context(), e.QueryParam("q"), limit))
 	})
 	userRoutes(g.Group("/users/:id"), c, func(e echo.Context) (string, error) {
 		id, err := param(e, "id", users.ValidID, "u and 2 to 8 digits")
@@ -283,14 +286,74 @@ func userRoutes(g *echo.Group, c *composite.Composer, user func(echo.Context) (s
 // answer returns what answers a composite's result: the error, or the
 // result as JSON with status and a Server-Timing header made from its meta.
 func answer(e echo.Context, status int) func(composite.Result, error) error {
+	return reply(e, status, false)
+}
+
+// publicAnswer is answer for a read that is the same for everyone (the
+// product page, the listing, search): shared caches may keep it a few
+// seconds, unless it is partial.
+func publicAnswer(e echo.Context) func(composite.Result, error) error {
+	return reply(e, http.StatusOK, true)
+}
+
+// Cache-Control of the composites' answers: a public read may be kept
+// PublicMaxAge and served stale while it is fetched again; a user's read
+// must be checked again (its ETag makes that cheap); a write or a partial
+// answer is not kept.
+const (
+	PublicMaxAge   = 5 * time.Second
+	publicControl  = "public, max-age=5, stale-while-revalidate=30"
+	privateControl = "private, no-cache"
+	noStore        = "no-store"
+)
+
+// reply writes a composite's answer with its Server-Timing, and for a GET
+// its weak ETag (over the answer without its _meta, which differs every
+// time) and Cache-Control; a GET whose If-None-Match names that ETag is a
+// 304 with no body.
+func reply(e echo.Context, status int, public bool) func(composite.Result, error) error {
 	return func(v composite.Result, err error) error {
 		if err != nil {
 			return err
 		}
 		start, _ := e.Get(startKey).(time.Time)
-		e.Response().Header().Set("Server-Timing", serverTiming(v.Metadata(), time.Since(start)))
-		return e.JSON(status, v)
+		meta := v.Metadata()
+		h := e.Response().Header()
+		h.Set("Server-Timing", serverTiming(meta, time.Since(start)))
+		body, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if m := e.Request().Method; m != http.MethodGet && m != http.MethodHead {
+			h.Set(echo.HeaderCacheControl, noStore)
+			return e.Blob(status, echo.MIMEApplicationJSON, append(body, '\n'))
+		}
+		switch {
+		case meta.Partial:
+			h.Set(echo.HeaderCacheControl, noStore)
+		case public:
+			h.Set(echo.HeaderCacheControl, publicControl)
+		default:
+			h.Set(echo.HeaderCacheControl, privateControl)
+		}
+		tag := etag(body)
+		h.Set("ETag", tag)
+		if slices.Contains(strings.FieldsFunc(e.Request().Header.Get("If-None-Match"), func(r rune) bool { return r == ',' || r == ' ' }), tag) {
+			return e.NoContent(http.StatusNotModified)
+		}
+		return e.Blob(status, echo.MIMEApplicationJSON, append(body, '\n'))
 	}
+}
+
+// etag is a weak validator of a composite's JSON: a hash of it up to its
+// _meta (the timings and instances of this answer, not its content).
+func etag(body []byte) string {
+	if i := bytes.LastIndex(body, []byte(`,"_meta":`)); i >= 0 {
+		body = body[:i]
+	}
+	f := fnv.New64a()
+	f.Write(body)
+	return fmt.Sprintf(`W/"%016x"`, f.Sum64())
 }
 
 const startKey = "atrium.start"

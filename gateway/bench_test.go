@@ -8,12 +8,19 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/gateway"
+	"github.com/atrium-bff/atrium/gateway/limit"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/orchestration/composite"
 	"github.com/atrium-bff/atrium/registry"
 	"github.com/atrium-bff/atrium/services"
 )
+
+// benchLimits let one client's requests through as fast as they go: the
+// per-client limit would measure itself.
+var benchLimits = gateway.Limits{PerClient: limit.Unlimited(), LoginPerAccount: limit.Unlimited(), LoginPerAddress: limit.Unlimited()}
+
+func unlimited(c *gateway.Config, _ *services.Local) { c.Limits = benchLimits }
 
 // BenchmarkProductPage measures the product-page composite through the
 // gateway's handler, side by side in both modes: services in-process
@@ -31,21 +38,29 @@ func BenchmarkProductPage(b *testing.B) {
 		register(b, reg, name, name+"-1", h)
 	}
 	uncached := composite.Config{NoCache: true}
+	unlimitedRemote := func(c *gateway.Config) { c.Limits = benchLimits }
+	cached := monolithWith(b, true, roomy, unlimited)
 	for _, mode := range []struct {
 		name string
 		h    http.Handler
+		gzip bool
 	}{
-		{"monolith/uncached", monolithWith(b, true, uncached)},
-		{"microservices/uncached", microservicesWith(b, reg, uncached)},
-		{"monolith/cached", monolith(b)},
-		{"microservices/cached", microservices(b, reg)},
+		{"monolith/uncached", monolithWith(b, true, uncached, unlimited), false},
+		{"microservices/uncached", microservicesWith(b, reg, uncached, unlimitedRemote), false},
+		{"monolith/cached", cached, false},
+		{"microservices/cached", microservicesWith(b, reg, roomy, unlimitedRemote), false},
+		{"monolith/cached/gzip", cached, true}, // what compressing the page costs, beside monolith/cached
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					w := httptest.NewRecorder()
-					mode.h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/products/p001/page", nil))
+					req := httptest.NewRequest(http.MethodGet, "/api/v1/products/p001/page", nil)
+					if mode.gzip {
+						req.Header.Set("Accept-Encoding", "gzip")
+					}
+					mode.h.ServeHTTP(w, req)
 					if w.Code != http.StatusOK {
 						b.Fatalf("status %d: %s", w.Code, w.Body)
 					}
@@ -71,7 +86,7 @@ func BenchmarkTracing(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			cfg := gateway.Config{Logger: quiet, Upstreams: l.Handlers}
+			cfg := gateway.Config{Logger: quiet, Upstreams: l.Handlers, Limits: benchLimits}
 			ocfg := composite.Config{NoCache: true}
 			if mode.sample != 0 {
 				tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "bench", SampleRatio: mode.sample})

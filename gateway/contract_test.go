@@ -135,7 +135,7 @@ func BenchmarkValidation(b *testing.B) {
 	for _, on := range []bool{false, true} {
 		name := map[bool]string{false: "off", true: "on"}[on]
 		b.Run(name, func(b *testing.B) {
-			h := monolithWith(b, on, composite.Config{})
+			h := monolithWith(b, on, composite.Config{}, unlimited)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

@@ -108,7 +108,7 @@ func New(cfg Config) *echo.Echo {
 		e.Pre(cors(cfg.CORSOrigins))
 	}
 	e.Pre(headAsGet)
-	e.Use(headRestored, methodNotAllowed(e))
+	e.Use(headRestored, methodNotAllowed(e), compress())
 	limits := cfg.Limits.withDefaults()
 	e.Use(shed(limits.MaxInFlight), perClient(limits, cfg.Logger))
 	if cfg.Name != "" {

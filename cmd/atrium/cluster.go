@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -34,10 +33,10 @@ func clusterCommand() *ffcli.Command {
 		Options:    envOptions,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) == 0 || !slices.Contains([]string{"monolith", "gateway", "service"}, args[0]) {
-				return errors.New("cluster: name the workers' subcommand after --: monolith, gateway or service NAME")
+				return usageError{"cluster: name the workers' subcommand after --: monolith, gateway or service NAME"}
 			}
 			if slices.Contains(args, "--addr") {
-				return errors.New("cluster: give --addr to cluster, not to the workers: they share its socket")
+				return usageError{"cluster: give --addr to cluster, not to the workers: they share its socket"}
 			}
 			logger := server.NewLogger(os.Stderr, *logLevel, "cluster")
 			ln, err := net.Listen("tcp", *addr)

@@ -60,7 +60,10 @@ func gatewayCommand() *ffcli.Command {
 		ShortHelp:  "run the gateway alone; services register with its embedded registry",
 		FlagSet:    fs,
 		Options:    envOptions,
-		Exec: func(ctx context.Context, _ []string) error {
+		Exec: func(ctx context.Context, args []string) error {
+			if err := noArgs("gateway", args); err != nil {
+				return err
+			}
 			if g.token == "" {
 				return errors.New("gateway: set --admin-token or ATRIUM_ADMIN_TOKEN: services need it to register")
 			}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,10 +24,65 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := root().ParseAndRun(ctx, os.Args[1:]); err != nil && !errors.Is(err, flag.ErrHelp) {
+	cmd := root()
+	err := cmd.Parse(os.Args[1:])
+	if err == nil {
+		err = cmd.Run(ctx)
+	} else if !errors.Is(err, flag.ErrHelp) {
+		msg := err.Error() // a flag it does not know, a value it cannot read
+		if strings.HasSuffix(msg, ": parse error") {
+			msg += " (a duration has a unit, as 2s, 500ms or 1m; a number is written 10 or 0.5)"
+		}
+		err = usageError{msg}
+	}
+	var usage usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &usage):
+		fmt.Fprintf(os.Stderr, "atrium: %s\nrun atrium -h for the commands, atrium COMMAND -h for a command's flags\n", usage.msg)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "atrium:", err)
 		os.Exit(1)
 	}
+}
+
+// usageError is a command line atrium cannot run: it exits with 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// noArgs refuses the arguments of a command that takes none (flags come
+// before arguments: a flag after a stray argument is one too).
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, and was given %q", name, args)}
+	}
+	return nil
+}
+
+// version is this binary's version: the module's, and the commit it was
+// built from when the build knows it.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "atrium (unknown version)"
+	}
+	v, rev, dirty := info.Main.Version, "", ""
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+changes"
+			}
+		}
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return fmt.Sprintf("atrium %s %s", v, info.GoVersion)
 }
 
 // common holds the flags every server subcommand takes.
@@ -78,13 +135,25 @@ func shutdown(tel *telemetry.Telemetry) {
 var envOptions = []ff.Option{ff.WithEnvVarPrefix("ATRIUM")}
 
 func root() *ffcli.Command {
+	fs := flag.NewFlagSet("atrium", flag.ContinueOnError)
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	return &ffcli.Command{
 		Name:       "atrium",
-		ShortUsage: "atrium <up|monolith|gateway|service|cluster|nginx-config|service-token> [flags]",
+		ShortUsage: "atrium [--version] <up|monolith|gateway|service|cluster|nginx-config|service-token> [flags]",
 		ShortHelp:  "a backend-for-frontend server, as a monolith or as microservices",
+		FlagSet:    fs,
 		Subcommands: []*ffcli.Command{
 			upCommand(), monolithCommand(), gatewayCommand(), serviceCommand(), clusterCommand(), nginxConfigCommand(), serviceTokenCommand(),
 		},
-		Exec: func(context.Context, []string) error { return flag.ErrHelp },
+		Exec: func(_ context.Context, args []string) error {
+			switch {
+			case *showVersion:
+				fmt.Println(version())
+				return nil
+			case len(args) > 0:
+				return usageError{fmt.Sprintf("no command %q", args[0])}
+			}
+			return flag.ErrHelp
+		},
 	}
 }

@@ -27,7 +27,10 @@ func monolithCommand() *ffcli.Command {
 		ShortHelp:  "serve the whole API from one process, every service in-process",
 		FlagSet:    fs,
 		Options:    envOptions,
-		Exec: func(ctx context.Context, _ []string) error {
+		Exec: func(ctx context.Context, args []string) error {
+			if err := noArgs("monolith", args); err != nil {
+				return err
+			}
 			logger := server.NewLogger(os.Stderr, c.logLevel, "monolith")
 			tel, err := c.telemetry(ctx, "atrium-monolith")
 			if err != nil {

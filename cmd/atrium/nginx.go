@@ -29,7 +29,10 @@ func nginxConfigCommand() *ffcli.Command {
 		ShortHelp:  "write an nginx configuration that load-balances the gateways (and, from the registry, the services)",
 		FlagSet:    fs,
 		Options:    envOptions,
-		Exec: func(ctx context.Context, _ []string) error {
+		Exec: func(ctx context.Context, args []string) error {
+			if err := noArgs("nginx-config", args); err != nil {
+				return err
+			}
 			if *sticky != "" && *sticky != "ip" && !strings.HasPrefix(*sticky, "cookie:") {
 				return errors.New(`nginx-config: --sticky is "ip" or "cookie:NAME"`)
 			}

@@ -41,7 +41,7 @@ func serviceCommand() *ffcli.Command {
 		Options:    envOptions,
 		Exec: func(ctx context.Context, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("service: name one service of %v, after the flags", services.Names)
+				return usageError{fmt.Sprintf("service: name one service of %v, after the flags", services.Names)}
 			}
 			name := args[0]
 			if *token == "" && c.token != "" {

@@ -30,7 +30,10 @@ func upCommand() *ffcli.Command {
 		ShortHelp:  "run the gateway and every service as its own process (microservices)",
 		FlagSet:    fs,
 		Options:    envOptions,
-		Exec: func(ctx context.Context, _ []string) error {
+		Exec: func(ctx context.Context, args []string) error {
+			if err := noArgs("up", args); err != nil {
+				return err
+			}
 			counts, err := parseReplicas(*replicas)
 			if err != nil {
 				return err

@@ -1,0 +1,49 @@
+package main_test
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestTheCommandLineSaysWhatIsWrong: a command line atrium cannot run
+// exits with 2 and says why and where to look, without starting anything;
+// --version prints the version.
+func TestTheCommandLineSaysWhatIsWrong(t *testing.T) {
+	run := func(args ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(binary, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), stdout.String(), stderr.String()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, stdout.String(), stderr.String()
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nosuch"}, `no command "nosuch"`},
+		{[]string{"monolith", "stray"}, "monolith takes no arguments"},
+		{[]string{"up", "--addr", "127.0.0.1:0", "stray"}, "up takes no arguments"},
+		{[]string{"monolith", "--nope"}, "-nope"},
+		{[]string{"monolith", "--read-timeout", "2"}, "as 2s, 500ms or 1m"},
+		{[]string{"service"}, "name one service"},
+		{[]string{"monolith", "--cors-origins", "localhost:3000"}, "is not an origin"},
+	} {
+		code, _, stderr := run(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "atrium -h") {
+			t.Errorf("atrium %s: exit %d, %q; want 2, saying %q and where to look", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+	if code, stdout, _ := run("--version"); code != 0 || !strings.HasPrefix(stdout, "atrium ") || !strings.Contains(stdout, "go1.") {
+		t.Errorf("atrium --version: exit %d, %q", code, stdout)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,9 +62,13 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
-		return publicAnswer(e)(c.Products(e.Request().Context(), catalog.ListQuery{
+		page, err := c.Products(e.Request().Context(), catalog.ListQuery{
 			Category: e.QueryParam("category"), Q: e.QueryParam("q"), Limit: limit, Cursor: e.QueryParam("cursor"),
-		}))
+		})
+		if err == nil && page.NextCursor != "" {
+			e.Response().Header().Set("Link", nextLink(e.Request().URL, page.NextCursor))
+		}
+		return publicAnswer(e)(page, err)
 	})
 	g.GET("/products/:id/page", func(e echo.Context) error {
 		id, err := param(e, "id", catalog.ValidID, "p and 3 to 8 digits")
@@ -101,6 +106,14 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		return serveCheckout(e, c, user, body.Mode)
 	})
 	orderRoutes(g, c, act)
+}
+
+// nextLink is the Link header of a page whose next page starts at cursor:
+// the same request, with that cursor (RFC 8288).
+func nextLink(u *url.URL, cursor string) string {
+	q := u.Query()
+	q.Set("cursor", cursor)
+	return fmt.Sprintf(`<%s?%s>; rel="next"`, u.Path, q.Encode())
 }
 
 // The checkout's modes.

@@ -58,3 +58,38 @@ func TestMetaIsEveryCompositesLastMember(t *testing.T) {
 		}
 	}
 }
+
+// TestTheListingLinksItsNextPage: a page with more after it says where the
+// next one is (Link rel="next"), the same query with the next cursor; the
+// last page has no Link.
+func TestTheListingLinksItsNextPage(t *testing.T) {
+	h := monolith(t)
+	path, seen := "/api/v1/products?category=books&limit=4", map[string]bool{}
+	for pages := 0; ; pages++ {
+		w := do(t, h, "GET", path, "")
+		var page struct {
+			Items []struct{ ID string }
+		}
+		if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &page) != nil {
+			t.Fatalf("%s: %d %s", path, w.Code, w.Body)
+		}
+		for _, it := range page.Items {
+			if seen[it.ID] {
+				t.Fatalf("%s: %s again", path, it.ID)
+			}
+			seen[it.ID] = true
+		}
+		link := w.Header().Get("Link")
+		if link == "" {
+			if len(seen) != 10 || pages != 2 {
+				t.Errorf("%d books over %d pages, want 10 over 3", len(seen), pages+1)
+			}
+			return
+		}
+		next, ok := strings.CutSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+		if !ok || !strings.Contains(next, "category=books") || !strings.Contains(next, "limit=4") {
+			t.Fatalf("Link %q", link)
+		}
+		path = next
+	}
+}

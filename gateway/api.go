@@ -441,17 +441,24 @@ func compositeProblem(err error) *problem.Problem {
 }
 
 func sourceProblem(err error) *problem.Problem {
+	var se *orchestration.SourceError
 	if p := problems.Problem(err); p != nil {
+		if errors.As(err, &se) && p.Status < 500 { // what the user asked for that cannot be, not which step said so
+			p.Detail = se.Err.Error()
+		}
 		return p
 	}
 	if k := domain.KindOf(err); k != 0 {
-		return problem.New(k.Status(), k.String(), err.Error())
+		detail := err.Error()
+		if errors.As(err, &se) {
+			detail = se.Err.Error()
+		}
+		return problem.New(k.Status(), k.String(), detail)
 	}
 	if p, ok := problem.FromCoded(err); ok { // a partition that did not answer
 		return p
 	}
 	status := orchestration.StatusError
-	var se *orchestration.SourceError
 	var ce *orchestration.SagaError
 	if errors.Is(err, orchestration.ErrInterrupted) {
 		return problem.New(http.StatusServiceUnavailable, "checkout_interrupted", err.Error())

@@ -56,3 +56,26 @@ func TestMethodsAHTTPClientExpects(t *testing.T) {
 		t.Errorf("a service's write through the proxy: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestProblemsSayWhatTheUserDid: a cart change beyond the stock names the
+// product, what is in stock and what the cart would hold, not which step
+// of the engine failed.
+func TestProblemsSayWhatTheUserDid(t *testing.T) {
+	h := monolith(t)
+	auth := []string{"Authorization", "Bearer " + token}
+	if w := do(t, h, "POST", "/api/v1/users/u01/cart/items", `{"product_id":"p003","quantity":2}`, auth...); w.Code != 200 {
+		t.Fatalf("add: %d %s", w.Code, w.Body)
+	}
+	w := do(t, h, "POST", "/api/v1/users/u01/cart/items", `{"product_id":"p003","quantity":99}`, auth...)
+	p := wantProblem(t, w, 409)
+	for _, want := range []string{`"A Field Guide to Rivers" (p003) in stock`, "would hold 101 (it holds 2)"} {
+		if !strings.Contains(p.Detail, want) {
+			t.Errorf("detail %q lacks %q", p.Detail, want)
+		}
+	}
+	for _, w := range []*httptest.ResponseRecorder{w, do(t, h, "POST", "/api/v1/users/u01/cart/items", `{"product_id":"p999","quantity":1}`, auth...)} {
+		if p := wantProblem(t, w, w.Code); strings.Contains(p.Detail, "required source") || p.Code == "" {
+			t.Errorf("%d %q: the engine's wording, or no code", p.Status, p.Detail)
+		}
+	}
+}

@@ -172,7 +172,12 @@ func (c *Composer) editCartPlan() *orchestration.Plan[editState] {
 					return fmt.Errorf("%s is not in the cart: %w", s.ProductID, cart.ErrNotFound)
 				}
 				if q > s.stock.Available {
-					return fmt.Errorf("%d of %s wanted, %d in stock: %w", q, s.ProductID, s.stock.Available, ErrExceedsStock)
+					inCart := 0
+					if i >= 0 {
+						inCart = s.cart.Items[i].Quantity
+					}
+					return fmt.Errorf("%d of %q (%s) in stock, and the cart would hold %d (it holds %d): %w",
+						s.stock.Available, s.product.Name, s.ProductID, q, inCart, ErrExceedsStock)
 				}
 				_, err := c.svc.Cart.SetItem(ctx, s.UserID, cart.Item{ProductID: s.ProductID, Quantity: q})
 				return err

@@ -5,9 +5,12 @@ package main_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTheCommandLineSaysWhatIsWrong: a command line atrium cannot run
@@ -47,5 +50,33 @@ func TestTheCommandLineSaysWhatIsWrong(t *testing.T) {
 	}
 	if code, stdout, _ := run("--version"); code != 0 || !strings.HasPrefix(stdout, "atrium ") || !strings.Contains(stdout, "go1.") {
 		t.Errorf("atrium --version: exit %d, %q", code, stdout)
+	}
+}
+
+// TestUpSaysWhereEverythingIs: up with no admin token makes one up and
+// keeps it where its user can read it (0600 in the data directory), and
+// once ready says where the API, the docs and the metrics are, and where
+// the token is.
+func TestUpSaysWhereEverythingIs(t *testing.T) {
+	dir := t.TempDir()
+	p := launch(t, []string{"ATRIUM_ADMIN_TOKEN="}, "up", "--data-dir", dir)
+	path := filepath.Join(dir, "admin-token")
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the generated admin token's file: %v, %v; want it, 0600", info, err)
+	}
+	token, _ := os.ReadFile(path)
+	if r := p.do(t, "GET", "/admin/sagas", "", "Authorization", "Bearer "+strings.TrimSpace(string(token))); r.status != 200 {
+		t.Errorf("the admin API with the token from %s: %d %s", path, r.status, r.body)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(p.output(), `"msg":"ready"`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("up never said it was ready")
+		}
+	}
+	for _, want := range []string{p.base + "/docs", p.base + "/metrics", p.base + "/api/v1", path} {
+		if !strings.Contains(p.output(), want) {
+			t.Errorf("the ready line lacks %q", want)
+		}
 	}
 }

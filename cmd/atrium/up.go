@@ -38,8 +38,12 @@ func upCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
+			tokenPath := ""
 			if g.token == "" {
 				g.token = newToken()
+				if tokenPath, err = saveToken(g.dataDir, g.token); err != nil {
+					return err
+				}
 			}
 			logger := server.NewLogger(os.Stderr, g.logLevel, "up")
 			ln, err := net.Listen("tcp", g.addr)
@@ -88,6 +92,7 @@ func upCommand() *ffcli.Command {
 			defer stopGateway()
 			gwDone := make(chan error, 1)
 			go func() { gwDone <- runGateway(gwCtx, ln, g, server.NewLogger(os.Stderr, g.logLevel, "gateway")) }()
+			go announce(ctx, registryURL, fmt.Sprintf("microservices: the gateway and %d service processes", len(procs)), tokenPath, logger)
 			sup := &process.Supervisor{Logger: logger}
 			supCtx, stopChildren := context.WithCancel(ctx)
 			defer stopChildren()

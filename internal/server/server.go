@@ -45,16 +45,17 @@ type Config struct {
 // status.
 type AccessLevel func(c echo.Context, status int) slog.Level
 
-// EdgeLevel is the access level of a server that clients call: a failure
-// (5xx) at warn, probes, scrapes and registry renewals at debug (a quiet
-// log when idle), every other request at info.
+// EdgeLevel is the access level of a server that clients call: probes,
+// scrapes and registry renewals at debug, whatever they answer (a quiet
+// log when idle, and while starting: not ready is no failure), a failure
+// (5xx) at warn, every other request at info.
 func EdgeLevel(c echo.Context, status int) slog.Level {
 	switch p := c.Request().URL.Path; {
-	case status >= 500:
-		return slog.LevelWarn
 	case p == "/healthz" || p == "/readyz" || p == "/metrics",
 		c.Request().Method == http.MethodPut && strings.HasPrefix(p, "/admin/registry/instances/"):
 		return slog.LevelDebug
+	case status >= 500:
+		return slog.LevelWarn
 	}
 	return slog.LevelInfo
 }

@@ -304,17 +304,27 @@ func (c *Composer) checkoutSaga() *orchestration.Saga[checkoutState] {
 
 // lookupKey ends the saga with the key's order when one was placed.
 func (c *Composer) lookupKey(ctx context.Context, s *checkoutState) error {
-	prior, err := c.svc.Orders.ByKey(ctx, s.Key)
-	switch {
-	case errors.Is(err, orders.ErrNotFound):
-		return nil
-	case err != nil:
+	prior, found, err := c.priorOrder(ctx, s.UserID, s.Key)
+	if err != nil || !found {
 		return err
-	case prior.UserID != s.UserID:
-		return fmt.Errorf("key %q: %w", s.Key, ErrKeyReused)
 	}
 	s.Order, s.Replayed = prior, true
 	return orchestration.ErrSkipRest
+}
+
+// priorOrder returns the order key placed for userID, and whether there is
+// one; a key that placed another user's order is ErrKeyReused.
+func (c *Composer) priorOrder(ctx context.Context, userID, key string) (orders.Order, bool, error) {
+	prior, err := c.svc.Orders.ByKey(ctx, key)
+	switch {
+	case errors.Is(err, orders.ErrNotFound):
+		return orders.Order{}, false, nil
+	case err != nil:
+		return orders.Order{}, false, err
+	case prior.UserID != userID:
+		return orders.Order{}, false, fmt.Errorf("key %q: %w", key, ErrKeyReused)
+	}
+	return prior, true, nil
 }
 
 func (c *Composer) readCart(ctx context.Context, s *checkoutState) (err error) {

@@ -2,7 +2,6 @@ package composite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -44,21 +43,11 @@ func (c *Composer) placePlan() *orchestration.Plan[placeState] {
 	read := c.read(true, 0)
 	return orchestration.MustPlan(c.rt,
 		orchestration.Do[placeState]{Name: StepLookup, Service: services.Orders, Policy: read,
-			Run: func(ctx context.Context, s *placeState) error {
-				if !s.clientKey {
-					return nil
+			Run: func(ctx context.Context, s *placeState) (err error) {
+				if s.clientKey {
+					s.order, s.replayed, err = c.priorOrder(ctx, s.userID, s.key)
 				}
-				prior, err := c.svc.Orders.ByKey(ctx, s.key)
-				switch {
-				case errors.Is(err, orders.ErrNotFound):
-					return nil
-				case err != nil:
-					return err
-				case prior.UserID != s.userID:
-					return fmt.Errorf("key %q: %w", s.key, ErrKeyReused)
-				}
-				s.order, s.replayed = prior, true
-				return nil
+				return err
 			}},
 		orchestration.Do[placeState]{Name: StepUser, Service: services.Users, Policy: read,
 			Run: func(ctx context.Context, s *placeState) error {

@@ -23,15 +23,19 @@ func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if r := c.Request(); r.Method == http.MethodHead {
 			r.Method = http.MethodGet
-			c.Set(headKey, true)
+			c.Set(headKey, r)
 		}
 		return next(c)
 	}
 }
 
+// headRestored makes the request a HEAD again: the one net/http holds
+// (which decides whether the answer has a body), and the copy a middleware
+// may have put in its place.
 func headRestored(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Get(headKey) == true {
+		if r, ok := c.Get(headKey).(*http.Request); ok {
+			r.Method = http.MethodHead
 			c.Request().Method = http.MethodHead
 		}
 		return next(c)

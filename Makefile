@@ -77,7 +77,7 @@ bench: build
 	$(BIN)/atrium-compare --scenarios saturation,proxy --duration 8s --workers 64 --out $(BIN)/bench/hot-path.md
 	@sed -n '/^## 6/,/^Reproduce/p' $(BIN)/bench/hot-path.md
 
-## compare: run both architectures under the same load and write docs/comparison.md (about 3 minutes)
+## compare: run both architectures under the same load and write docs/comparison.md (about 4 minutes)
 COMPARE_FLAGS ?=
 compare: build
 	$(BIN)/atrium-compare --atrium $(ATRIUM) --out docs/comparison.md $(COMPARE_FLAGS)

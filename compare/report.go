@@ -228,7 +228,7 @@ func (rep *Report) Markdown(charts []string) string {
 			w("![%s](%s)\n\n", strings.TrimSuffix(filepath.Base(c), ".svg"), c)
 		}
 	}
-	w("Reproduce with `make compare` (about three minutes); the raw figures are in the JSON file beside this one.\n")
+	w("Reproduce with `make compare` (about four minutes); the raw figures are in the JSON file beside this one.\n")
 	return b.String()
 }
 

@@ -25,7 +25,7 @@ func TestCompareSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, section := range []string{"## 1. Steady load", "## 2. Latency budget", "## 3. Failure isolation",
-		"## 4. Independent scaling", "## 5. Independent deploy", "GOMAXPROCS", "atrium-compare --duration 700ms"} {
+		"## 4. Independent scaling", "## 5. Independent deploy", "## 8. The checkout", "GOMAXPROCS", "atrium-compare --duration 700ms"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("the report lacks %q", section)
 		}
@@ -45,8 +45,15 @@ func TestCompareSmoke(t *testing.T) {
 			Availability float64
 			Timeline     []struct{ Errors int }
 		}
-		Scaling []struct{ Throughput float64 }
-		Deploy  []struct{ Requests int }
+		Scaling  []struct{ Throughput float64 }
+		Deploy   []struct{ Requests int }
+		Checkout []struct {
+			Style           string
+			Orders          int
+			OutageTried     int `json:"outage_tried"`
+			OutageAccepted  int `json:"outage_accepted"`
+			OutageCompleted int `json:"outage_completed"`
+		}
 	}
 	raw, err := os.ReadFile(strings.TrimSuffix(out, ".md") + ".json")
 	if err != nil {
@@ -70,6 +77,15 @@ func TestCompareSmoke(t *testing.T) {
 	}
 	if micro.Mode != "microservices" || micro.Errors != 0 || micro.Partial == 0 {
 		t.Errorf("microservices did not answer partially through the crash: errors %d, partial %d", micro.Errors, micro.Partial)
+	}
+	// Inventory frozen for 5 s: the saga can take no checkout; the
+	// choreography takes every one and completes it once inventory is back.
+	if len(rep.Checkout) != 2 || rep.Checkout[0].Orders == 0 || rep.Checkout[1].Orders == 0 {
+		t.Fatalf("checkout rows: %+v", rep.Checkout)
+	}
+	if saga, events := rep.Checkout[0], rep.Checkout[1]; saga.OutageAccepted != 0 ||
+		events.OutageTried != 20 || events.OutageAccepted != 20 || events.OutageCompleted != 20 {
+		t.Errorf("inventory down: the saga %+v, the choreography %+v", saga, events)
 	}
 	charts, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(out, ".md"), "*.svg"))
 	if len(charts) != 4 {

@@ -177,26 +177,18 @@ func (c *Consumption) Stop() { c.cc.Stop() }
 // again after a back-off, up to MaxDeliver times; then it goes to DEAD. A
 // server older than 2.10 filters a consumer by one subject only: there a
 // consumer of several subjects takes every event and acknowledges those
-// it does not want unseen, so that the order holds.
+// it does not want unseen, so that the order holds (filter).
 func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, handle Handler) (*Consumption, error) {
 	cfg := jetstream.ConsumerConfig{
 		Durable: durable, AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait: b.opts.AckWait, MaxDeliver: b.opts.MaxDeliver + 1, // the last delivery only moves it to DEAD
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
-	switch {
-	case len(subjects) == 1: // what servers before 2.10 understand
-		cfg.FilterSubject = subjects[0]
-	case b.multiFilter():
-		cfg.FilterSubjects = subjects
-	default:
-		wanted := handle
-		handle = func(ctx context.Context, e event.Event) error {
-			if !slices.ContainsFunc(subjects, func(p string) bool { return matches(p, e.Subject) }) {
-				return nil
-			}
-			return wanted(ctx, e)
-		}
+	filters, handle := b.filter(subjects, handle)
+	if len(filters) == 1 { // what servers before 2.10 understand
+		cfg.FilterSubject = filters[0]
+	} else {
+		cfg.FilterSubjects = filters
 	}
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, Stream, cfg)
 	if err != nil {
@@ -207,6 +199,22 @@ func (b *Bus) Consume(ctx context.Context, durable string, subjects []string, ha
 		return nil, fmt.Errorf("broker: consume %s: %w", durable, err)
 	}
 	return &Consumption{cc: cc}, nil
+}
+
+// filter returns the subjects the server is to filter a consumer of
+// subjects by, and the handler to give it. A server before 2.10 filters by
+// one subject only: for more, it filters by none, and the handler passes
+// on the events of subjects alone, in the stream's order.
+func (b *Bus) filter(subjects []string, handle Handler) ([]string, Handler) {
+	if len(subjects) == 1 || b.multiFilter() {
+		return subjects, handle
+	}
+	return nil, func(ctx context.Context, e event.Event) error {
+		if !slices.ContainsFunc(subjects, func(p string) bool { return matches(p, e.Subject) }) {
+			return nil
+		}
+		return handle(ctx, e)
+	}
 }
 
 // matches reports whether subject is one of pattern's: NATS wildcards, *
@@ -317,15 +325,8 @@ func (b *Bus) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) 
 // reacts to what happens while it runs (a gateway dropping its cached
 // answers). A failing handle is not retried. It runs until ctx ends.
 func (b *Bus) Follow(ctx context.Context, subjects []string, handle Handler) error {
-	if len(subjects) > 1 && !b.multiFilter() { // one ordered consumer per subject
-		for _, subject := range subjects {
-			if err := b.Follow(ctx, []string{subject}, handle); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	cons, err := b.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverNewPolicy})
+	filters, handle := b.filter(subjects, handle)
+	cons, err := b.js.OrderedConsumer(ctx, Stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverNewPolicy})
 	if err != nil {
 		return fmt.Errorf("broker: follow %s: %w", strings.Join(subjects, ","), err)
 	}

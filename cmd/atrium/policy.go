@@ -191,7 +191,7 @@ func (p *policyFlags) embedBroker(dataDir, secret string) (stop func(), err erro
 	switch {
 	case p.natsPassword != "":
 	case secret != "":
-		p.natsPassword = services.Token(secret, "nats")
+		p.natsPassword = natsPassword(secret, natsUser)
 	default: // no admin token to derive it from: nobody else needs it
 		p.natsPassword = newToken()
 	}
@@ -201,7 +201,7 @@ func (p *policyFlags) embedBroker(dataDir, secret string) (stop func(), err erro
 	users := []broker.User{{Name: natsUser, Password: p.natsPassword}}
 	if secret != "" { // an account per service, that tells its own events only
 		for _, name := range services.Names {
-			users = append(users, broker.User{Name: name, Password: natsServicePassword(secret, name), Publishes: services.Publishes(name)})
+			users = append(users, broker.User{Name: name, Password: natsPassword(secret, name), Publishes: services.Publishes(name)})
 		}
 	}
 	srv, err := broker.Embed(filepath.Join(dataDir, "nats"), "127.0.0.1:0", users)
@@ -212,10 +212,13 @@ func (p *policyFlags) embedBroker(dataDir, secret string) (stop func(), err erro
 	return srv.Shutdown, nil
 }
 
-// natsServicePassword is the password of service name's account on the
-// embedded broker, derived from secret (the admin token).
-func natsServicePassword(secret string, name services.Name) string {
-	return services.Token(secret, "nats/"+name)
+// natsPassword is the password of a user of the embedded broker, derived
+// from secret (the admin token): atrium's, or a service's account.
+func natsPassword(secret, user string) string {
+	if user == natsUser {
+		return services.Token(secret, "nats")
+	}
+	return services.Token(secret, "nats/"+user)
 }
 
 // natsAccount is the user and password service name connects to the
@@ -223,7 +226,7 @@ func natsServicePassword(secret string, name services.Name) string {
 // external one (whose accounts are its operator's to make).
 func (p *policyFlags) natsAccount(secret string, name services.Name) (user, password string) {
 	if p.natsEmbedded && secret != "" {
-		return name, natsServicePassword(secret, name)
+		return name, natsPassword(secret, name)
 	}
 	return natsUser, p.natsPassword
 }

@@ -67,10 +67,7 @@ func serviceCommand() *ffcli.Command {
 			logger := server.NewLogger(os.Stderr, c.logLevel, name)
 			if *nats != "" {
 				if *natsPass == "" && c.token != "" { // derived, as the gateway's embedded broker derives it
-					*natsPass = services.Token(c.token, "nats")
-					if *natsAs != natsUser {
-						*natsPass = natsServicePassword(c.token, name)
-					}
+					*natsPass = natsPassword(c.token, *natsAs)
 				}
 				bus, err := connectBroker(ctx, *nats, *natsAs, *natsPass, name, logger)
 				if err != nil {

@@ -268,11 +268,7 @@ func (c *Composer) checkoutSaga() *orchestration.Saga[checkoutState] {
 	return orchestration.MustSaga(c.rt, "checkout",
 		orchestration.SagaStep[checkoutState]{Name: StepLookup, Service: services.Orders, Policy: read, Read: true,
 			When: func(s *checkoutState) bool { return s.ClientKey }, Do: c.lookupKey},
-		orchestration.SagaStep[checkoutState]{Name: StepUser, Service: services.Users, Policy: read, Read: true,
-			Do: func(ctx context.Context, s *checkoutState) error {
-				_, err := c.svc.Users.User(ctx, s.UserID)
-				return err
-			}},
+		orchestration.SagaStep[checkoutState]{Name: StepUser, Service: services.Users, Policy: read, Read: true, Do: c.checkUser},
 		orchestration.SagaStep[checkoutState]{Name: StepCart, Service: services.Cart, Policy: read, Read: true, Do: c.readCart},
 		orchestration.SagaStep[checkoutState]{Name: StepPrice, Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), Read: true,
 			Do: c.priceLines},
@@ -325,6 +321,12 @@ func (c *Composer) priorOrder(ctx context.Context, userID, key string) (orders.O
 		return orders.Order{}, false, fmt.Errorf("key %q: %w", key, ErrKeyReused)
 	}
 	return prior, true, nil
+}
+
+// checkUser fails for a user who does not exist.
+func (c *Composer) checkUser(ctx context.Context, s *checkoutState) error {
+	_, err := c.svc.Users.User(ctx, s.UserID)
+	return err
 }
 
 func (c *Composer) readCart(ctx context.Context, s *checkoutState) (err error) {
@@ -404,12 +406,17 @@ func (c *Composer) refund(ctx context.Context, s *checkoutState) error {
 	return err
 }
 
-func (c *Composer) createOrder(ctx context.Context, s *checkoutState) error {
+// newOrder is the order of s's priced cart, under its key.
+func newOrder(s *checkoutState) orders.NewOrder {
 	no := orders.NewOrder{UserID: s.UserID, Currency: s.Priced.Currency, PaymentID: s.Charge.ID, ReservationID: s.Res.ID, Key: s.Key}
 	for _, l := range s.Priced.Items {
 		no.Lines = append(no.Lines, orders.Line{ProductID: l.ProductID, Quantity: l.Quantity, PriceCents: l.PriceCents})
 	}
-	order, err := c.svc.Orders.Create(ctx, no)
+	return no
+}
+
+func (c *Composer) createOrder(ctx context.Context, s *checkoutState) error {
+	order, err := c.svc.Orders.Create(ctx, newOrder(s))
 	if err != nil && !domain.Is(err) {
 		// The order may have been written before the failure.
 		if o, lerr := c.svc.Orders.ByKey(context.WithoutCancel(ctx), s.Key); lerr == nil {

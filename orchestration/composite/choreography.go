@@ -2,13 +2,11 @@ package composite
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/services"
-	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/orders"
 )
 
@@ -27,70 +25,39 @@ const ReservedKeyPrefix = "order:"
 // order.
 const StepPlace = "place_order"
 
-type placeState struct {
-	userID, key string
-	clientKey   bool
-	cart        cart.Cart
-	priced      *CartView
-	order       orders.Order
-	replayed    bool
-}
-
 // placePlan: the key's order, if one was placed (a replay), beside the
-// user; then the cart, its prices, and the pending order. Each step after
-// the lookup does nothing for a replay.
-func (c *Composer) placePlan() *orchestration.Plan[placeState] {
+// user; then the cart, its prices, and the pending order: the saga's own
+// steps, each after the lookup doing nothing for a replay.
+func (c *Composer) placePlan() *orchestration.Plan[checkoutState] {
 	read := c.read(true, 0)
-	return orchestration.MustPlan(c.rt,
-		orchestration.Do[placeState]{Name: StepLookup, Service: services.Orders, Policy: read,
-			Run: func(ctx context.Context, s *placeState) (err error) {
-				if s.clientKey {
-					s.order, s.replayed, err = c.priorOrder(ctx, s.userID, s.key)
-				}
-				return err
-			}},
-		orchestration.Do[placeState]{Name: StepUser, Service: services.Users, Policy: read,
-			Run: func(ctx context.Context, s *placeState) error {
-				_, err := c.svc.Users.User(ctx, s.userID)
-				return err
-			}},
-		orchestration.Do[placeState]{Name: StepCart, Service: services.Cart, Policy: read, After: []string{StepLookup},
-			Run: func(ctx context.Context, s *placeState) (err error) {
-				if s.replayed {
-					return nil
-				}
-				s.cart, err = c.svc.Cart.Cart(ctx, s.userID)
-				if err == nil && len(s.cart.Items) == 0 {
-					return fmt.Errorf("user %s: %w", s.userID, ErrEmptyCart)
-				}
-				return err
-			}},
-		orchestration.Do[placeState]{Name: StepPrice, Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), After: []string{StepCart},
-			Run: func(ctx context.Context, s *placeState) error {
-				if s.replayed {
-					return nil
-				}
-				products, err := c.svc.Catalog.Products(ctx, cartIDs(s.cart))
-				if err != nil {
-					return err
-				}
-				if s.priced = priceCart(s.cart, products); len(s.priced.Items) != len(s.cart.Items) {
-					return ErrProductGone
-				}
+	unlessReplayed := func(step func(context.Context, *checkoutState) error) func(context.Context, *checkoutState) error {
+		return func(ctx context.Context, s *checkoutState) error {
+			if s.Replayed {
 				return nil
-			}},
-		orchestration.Do[placeState]{Name: StepPlace, Service: services.Orders, Policy: c.write(), After: []string{StepPrice, StepUser},
-			Run: func(ctx context.Context, s *placeState) (err error) {
-				if s.replayed {
-					return nil
+			}
+			return step(ctx, s)
+		}
+	}
+	return orchestration.MustPlan(c.rt,
+		orchestration.Do[checkoutState]{Name: StepLookup, Service: services.Orders, Policy: read,
+			Run: func(ctx context.Context, s *checkoutState) (err error) {
+				if s.ClientKey {
+					s.Order, s.Replayed, err = c.priorOrder(ctx, s.UserID, s.Key)
 				}
-				no := orders.NewOrder{UserID: s.userID, Currency: s.priced.Currency, Key: s.key, Choreographed: true}
-				for _, l := range s.priced.Items {
-					no.Lines = append(no.Lines, orders.Line{ProductID: l.ProductID, Quantity: l.Quantity, PriceCents: l.PriceCents})
-				}
-				s.order, err = c.svc.Orders.Create(ctx, no)
 				return err
 			}},
+		orchestration.Do[checkoutState]{Name: StepUser, Service: services.Users, Policy: read, Run: c.checkUser},
+		orchestration.Do[checkoutState]{Name: StepCart, Service: services.Cart, Policy: read, After: []string{StepLookup},
+			Run: unlessReplayed(c.readCart)},
+		orchestration.Do[checkoutState]{Name: StepPrice, Service: services.Catalog, Policy: c.read(true, c.cfg.CacheTTL), After: []string{StepCart},
+			Run: unlessReplayed(c.priceLines)},
+		orchestration.Do[checkoutState]{Name: StepPlace, Service: services.Orders, Policy: c.write(), After: []string{StepPrice, StepUser},
+			Run: unlessReplayed(func(ctx context.Context, s *checkoutState) (err error) {
+				no := newOrder(s)
+				no.Choreographed = true
+				s.Order, err = c.svc.Orders.Create(ctx, no)
+				return err
+			})},
 	)
 }
 
@@ -99,15 +66,15 @@ func (c *Composer) placePlan() *orchestration.Plan[placeState] {
 // when ""): the same key places one order, given again to every later
 // request with it (Replayed).
 func (c *Composer) PlaceOrder(ctx context.Context, userID, key string) (Checkout, error) {
-	s := placeState{userID: userID, key: key, clientKey: key != ""}
-	if !s.clientKey {
-		s.key = newKey()
+	s := checkoutState{UserID: userID, Key: key, ClientKey: key != ""}
+	if !s.ClientKey {
+		s.Key = newKey()
 	}
 	meta, err := compose(ctx, c, "place_order", c.place, &s)
 	if err != nil {
 		return Checkout{Meta: meta}, err
 	}
-	return Checkout{Order: s.order, Replayed: s.replayed, Meta: meta}, nil
+	return Checkout{Order: s.Order, Replayed: s.Replayed, Meta: meta}, nil
 }
 
 // OrderView is one order as its client follows it.

@@ -90,7 +90,7 @@ type Composer struct {
 	profile     *orchestration.Plan[profileState]
 	setPrice    *orchestration.Plan[priceState]
 	search      *orchestration.Plan[searchState]
-	place       *orchestration.Plan[placeState]
+	place       *orchestration.Plan[checkoutState]
 	order       *orchestration.Plan[orderState]
 	watchers    watchers
 }

@@ -62,9 +62,13 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
+		f, err := fields(e, composite.ListingParts)
+		if err != nil {
+			return err
+		}
 		page, err := c.Products(e.Request().Context(), catalog.ListQuery{
 			Category: e.QueryParam("category"), Q: e.QueryParam("q"), Limit: limit, Cursor: e.QueryParam("cursor"),
-		})
+		}, f)
 		if err == nil && page.NextCursor != "" {
 			e.Response().Header().Set("Link", nextLink(e.Request().URL, page.NextCursor))
 		}
@@ -75,7 +79,11 @@ func compositeRoutes(g *echo.Group, c *composite.Composer, act actor) {
 		if err != nil {
 			return err
 		}
-		return publicAnswer(e)(c.ProductPage(e.Request().Context(), id))
+		f, err := fields(e, composite.PageParts)
+		if err != nil {
+			return err
+		}
+		return publicAnswer(e)(c.ProductPage(e.Request().Context(), id, f))
 	})
 	g.GET("/search", func(e echo.Context) error {
 		limit, err := rest.Limit(e, search.DefaultLimit, search.MaxLimit)
@@ -234,7 +242,11 @@ func userRoutes(g *echo.Group, c *composite.Composer, user func(echo.Context) (s
 		if err != nil {
 			return err
 		}
-		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id))
+		f, err := fields(e, composite.DashboardParts)
+		if err != nil {
+			return err
+		}
+		return answer(e, http.StatusOK)(c.Dashboard(e.Request().Context(), id, f))
 	})
 	g.GET("/cart", func(e echo.Context) error {
 		id, err := user(e)
@@ -334,6 +346,9 @@ func reply(e echo.Context, status int, public bool) func(composite.Result, error
 		h := e.Response().Header()
 		h.Set("Server-Timing", serverTiming(meta, time.Since(start)))
 		body, err := json.Marshal(v)
+		if s, ok := v.(composite.Sparse); ok && err == nil {
+			body, err = s.Trim(body)
+		}
 		if err != nil {
 			return err
 		}
@@ -389,6 +404,20 @@ func serverTiming(meta orchestration.Meta, total time.Duration) string {
 	b.WriteString("total;dur=")
 	b.WriteString(strconv.FormatFloat(float64(total.Microseconds())/1000, 'f', 3, 64))
 	return b.String()
+}
+
+// fields reads a composite's ?fields= (comma-separated, or repeated): the
+// parts of its answer the client wants. Without it, every part.
+func fields(e echo.Context, parts *composite.Parts) (composite.Fields, error) {
+	list, ok := e.QueryParams()["fields"]
+	if !ok {
+		return 0, nil
+	}
+	f, err := parts.Parse(strings.Join(list, ","))
+	if err != nil {
+		return 0, problem.Newf(http.StatusBadRequest, "invalid", "fields: %v", err)
+	}
+	return f, nil
 }
 
 func param(e echo.Context, name string, valid func(string) bool, want string) (string, error) {

@@ -40,23 +40,28 @@ func BenchmarkProductPage(b *testing.B) {
 	uncached := composite.Config{NoCache: true}
 	unlimitedRemote := func(c *gateway.Config) { c.Limits = benchLimits }
 	cached := monolithWith(b, true, roomy, unlimited)
+	monoUncached, microUncached := monolithWith(b, true, uncached, unlimited), microservicesWith(b, reg, uncached, unlimitedRemote)
+	const page, productOnly = "/api/v1/products/p001/page", "/api/v1/products/p001/page?fields=product"
 	for _, mode := range []struct {
 		name string
 		h    http.Handler
+		path string
 		gzip bool
 	}{
-		{"monolith/uncached", monolithWith(b, true, uncached, unlimited), false},
-		{"microservices/uncached", microservicesWith(b, reg, uncached, unlimitedRemote), false},
-		{"monolith/cached", cached, false},
-		{"microservices/cached", microservicesWith(b, reg, roomy, unlimitedRemote), false},
-		{"monolith/cached/gzip", cached, true}, // what compressing the page costs, beside monolith/cached
+		{"monolith/uncached", monoUncached, page, false},
+		{"microservices/uncached", microUncached, page, false},
+		{"monolith/uncached/fields=product", monoUncached, productOnly, false}, // one call instead of seven
+		{"microservices/uncached/fields=product", microUncached, productOnly, false},
+		{"monolith/cached", cached, page, false},
+		{"microservices/cached", microservicesWith(b, reg, roomy, unlimitedRemote), page, false},
+		{"monolith/cached/gzip", cached, page, true}, // what compressing the page costs, beside monolith/cached
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					w := httptest.NewRecorder()
-					req := httptest.NewRequest(http.MethodGet, "/api/v1/products/p001/page", nil)
+					req := httptest.NewRequest(http.MethodGet, mode.path, nil)
 					if mode.gzip {
 						req.Header.Set("Accept-Encoding", "gzip")
 					}

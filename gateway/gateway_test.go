@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +114,60 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		m(&gc)
 	}
 	return gateway.New(gc)
+}
+
+// mode is a gateway in one of the two architectures. In microservices,
+// calls counts the requests each service got.
+type mode struct {
+	name  string
+	h     *echo.Echo
+	calls func(service string) int64
+}
+
+// modes returns a monolith and a microservices gateway, each over
+// services of its own; the microservices' are served on loopback and
+// count the requests they get.
+func modes(t testing.TB) []mode {
+	t.Helper()
+	reg := registry.New(time.Minute)
+	l, err := services.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var counts sync.Map // service -> *atomic.Int64
+	for name, h := range l.Handlers {
+		n := new(atomic.Int64)
+		counts.Store(name, n)
+		register(t, reg, name, name+"-1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			h.ServeHTTP(w, r)
+		}))
+	}
+	calls := func(service string) int64 {
+		n, ok := counts.Load(service)
+		if !ok {
+			t.Fatalf("no service %q", service)
+		}
+		return n.(*atomic.Int64).Load()
+	}
+	return []mode{{name: "monolith", h: monolith(t)}, {name: "microservices", h: microservices(t, reg), calls: calls}}
+}
+
+// bothModes is modes by name.
+func bothModes(t testing.TB) map[string]*echo.Echo {
+	out := map[string]*echo.Echo{}
+	for _, m := range modes(t) {
+		out[m.name] = m.h
+	}
+	return out
+}
+
+// forBothModes runs test as a subtest in each mode.
+func forBothModes(t *testing.T, test func(t *testing.T, m mode)) {
+	for _, m := range modes(t) {
+		t.Run(m.name, func(t *testing.T) { test(t, m) })
+	}
 }
 
 // noDeadLetters is a broker with no dead letters (the real one runs in

@@ -10,27 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/atrium-bff/atrium/registry"
-	"github.com/atrium-bff/atrium/services"
 )
-
-// bothModes returns a monolith and a microservices gateway whose services
-// run on real loopback servers.
-func bothModes(t testing.TB) map[string]*echo.Echo {
-	t.Helper()
-	reg := registry.New(time.Minute)
-	l, err := services.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	for name, h := range l.Handlers {
-		register(t, reg, name, name+"-1", h)
-	}
-	return map[string]*echo.Echo{"monolith": monolith(t), "microservices": microservices(t, reg)}
-}
 
 // login returns the session cookie of user u01.
 func login(t testing.TB, h http.Handler) string {

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/atrium-bff/atrium/internal/problem"
+	"github.com/atrium-bff/atrium/internal/rest"
 )
 
 //go:embed openapi.yaml
@@ -194,6 +195,9 @@ func (s *Spec) Validate() echo.MiddlewareFunc {
 				var maxErr *http.MaxBytesError
 				if errors.As(err, &maxErr) {
 					return echo.ErrStatusRequestEntityTooLarge
+				}
+				if re := (*openapi3filter.RequestError)(nil); errors.As(err, &re) && re.RequestBody != nil && strings.HasPrefix(re.Reason, "header Content-Type has unexpected value") {
+					return rest.NotJSON(req.Header.Get(echo.HeaderContentType))
 				}
 				return problem.New(http.StatusBadRequest, "invalid", Describe(err))
 			}

@@ -124,6 +124,38 @@ func TestAStepWaitsOnlyForWhatItNeeds(t *testing.T) {
 	}
 }
 
+func TestOnlyRunsTheNamedStepsAndWhatTheyWaitFor(t *testing.T) {
+	var calls sync.Map
+	count := func(name, v string) func(context.Context) (string, error) {
+		return func(context.Context) (string, error) { calls.Store(name, true); return v, nil }
+	}
+	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
+	full := plan(t, rt,
+		fetch("a", 0, orchestration.Policy{Required: true}, count("a", "A")),
+		fetch("b", 1, orchestration.Policy{}, count("b", "B")),
+		fetch("c", 2, orchestration.Policy{}, count("c", "C"), "b"),
+		fetch("d", 3, orchestration.Policy{}, count("d", "D"), "a"),
+	)
+	p, err := full.Only("a", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s state
+	meta, err := p.Run(context.Background(), &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.vals != [8]string{"A", "B", "C"} {
+		t.Errorf("state %v, want A B C and no D", s.vals)
+	}
+	if _, ran := calls.Load("d"); ran || len(meta.Sources) != 3 || meta.Partial {
+		t.Errorf("d called: %v; meta %+v", ran, meta)
+	}
+	if _, err := full.Only("a", "nope"); err == nil {
+		t.Error("Only accepted an unknown step")
+	}
+}
+
 func TestPlanRejectsBadGraphs(t *testing.T) {
 	rt := orchestration.NewRuntime(orchestration.RuntimeConfig{})
 	for name, steps := range map[string][]orchestration.Step[state]{
@@ -173,6 +205,24 @@ func TestRequiredFailureCancelsTheRest(t *testing.T) {
 	}
 	if se.Status != orchestration.StatusError {
 		t.Errorf("status %s, want error (a 502 at the edge)", se.Status)
+	}
+}
+
+// TestTheFirstFailureIsTheCause: a required step that waits for a failed
+// required step is skipped, and the composite fails with the cause (an
+// unknown product is a 404), never with "skipped: needs product".
+func TestTheFirstFailureIsTheCause(t *testing.T) {
+	for range 200 { // the two used to race to report first
+		p := plan(t, orchestration.NewRuntime(orchestration.RuntimeConfig{}), // a new breaker each time
+			fetch("product", 0, orchestration.Policy{Required: true}, failing),
+			fetch("stock", 1, orchestration.Policy{Required: true}, ok("S"), "product"),
+		)
+		var s state
+		_, err := p.Run(context.Background(), &s)
+		var se *orchestration.SourceError
+		if !errors.As(err, &se) || se.Source != "product" || !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want product's failure", err)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package orchestration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -171,13 +172,57 @@ func NewPlan[S any](rt *Runtime, steps ...Step[S]) (*Plan[S], error) {
 		p.nodes = append(p.nodes, n)
 		p.deps = append(p.deps, deps)
 	}
+	p.markWaited()
+	return p, nil
+}
+
+// markWaited notes which steps another step waits for.
+func (p *Plan[S]) markWaited() {
 	p.waited = make([]bool, len(p.nodes))
 	for _, deps := range p.deps {
 		for _, j := range deps {
 			p.waited[j] = true
 		}
 	}
-	return p, nil
+}
+
+// Only returns the plan of the named steps and the steps they wait for,
+// in p's order: a composite asked for some of its parts (a sparse fieldset)
+// calls only the services those parts need. An unknown name is an error.
+func (p *Plan[S]) Only(names ...string) (*Plan[S], error) {
+	keep := make([]bool, len(p.nodes))
+	var mark func(i int)
+	mark = func(i int) {
+		if !keep[i] {
+			keep[i] = true
+			for _, j := range p.deps[i] {
+				mark(j)
+			}
+		}
+	}
+	for _, name := range names {
+		i := slices.IndexFunc(p.nodes, func(n node[S]) bool { return n.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("plan: no step %q", name)
+		}
+		mark(i)
+	}
+	q := &Plan[S]{rt: p.rt}
+	index := make([]int, len(p.nodes)) // p's index -> q's
+	for i, n := range p.nodes {
+		if !keep[i] {
+			continue
+		}
+		index[i] = len(q.nodes)
+		deps := make([]int, len(p.deps[i]))
+		for k, j := range p.deps[i] {
+			deps[k] = index[j]
+		}
+		q.nodes = append(q.nodes, n)
+		q.deps = append(q.deps, deps)
+	}
+	q.markWaited()
+	return q, nil
 }
 
 // MustPlan is NewPlan for plans fixed in the code, which tests check.
@@ -224,9 +269,6 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 	)
 	for i, nd := range p.nodes {
 		run := func() error {
-			if done[i] != nil {
-				defer close(done[i])
-			}
 			for _, j := range p.deps[i] {
 				select {
 				case <-done[j]:
@@ -256,6 +298,9 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 			defer wg.Done()
 			if err := run(); err != nil {
 				failOnce.Do(func() { failure = err; cancel() })
+			}
+			if done[i] != nil { // after the failure is recorded: a step skipped for it does not report first
+				close(done[i])
 			}
 		})
 	}

@@ -51,6 +51,13 @@ func operations(t *testing.T, doc *openapi3.T) []operation {
 				case p.Value.In == "path":
 					u = strings.ReplaceAll(u, "{"+p.Value.Name+"}", fmt.Sprint(ex))
 				case p.Value.In == "query" && ex != nil:
+					if list, ok := ex.([]any); ok { // style form, not exploded: comma-separated
+						parts := make([]string, len(list))
+						for i, v := range list {
+							parts[i] = fmt.Sprint(v)
+						}
+						ex = strings.Join(parts, ",")
+					}
 					q.Set(p.Value.Name, fmt.Sprint(ex))
 				}
 			}

@@ -166,8 +166,15 @@ func check(t *testing.T, st step, out output) {
 			switch {
 			case !ok:
 				t.Errorf("line %d: no %s in %.300s", st.line, path, out.body)
-			case kind == "len":
-				if arr, isArr := got.([]any); !isArr || strconv.Itoa(len(arr)) != want {
+			case kind == "len": // of an array, or of an object's members
+				n := -1
+				switch x := got.(type) {
+				case []any:
+					n = len(x)
+				case map[string]any:
+					n = len(x)
+				}
+				if strconv.Itoa(n) != want {
 					t.Errorf("line %d: %s has %v, the text says %s entries", st.line, path, got, want)
 				}
 			case !hasWant && got == nil:

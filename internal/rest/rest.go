@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -135,12 +136,20 @@ func problemFor(err error) *problem.Problem {
 	return problem.New(http.StatusInternalServerError, "internal", "internal server error")
 }
 
-// Bind decodes the request's JSON body into v, rejecting unknown fields,
-// trailing data and a wrong content type. Errors wrap ErrInvalid.
+// NotJSON is the 415 problem of a body whose Content-Type is ct, not JSON.
+func NotJSON(ct string) error {
+	return problem.Newf(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json, not %q", ct)
+}
+
+// Bind decodes the request's JSON body into v, rejecting unknown fields
+// and trailing data (errors that wrap ErrInvalid) and a body that is not
+// application/json (a 415 problem).
 func Bind(c echo.Context, v any) error {
 	r := c.Request()
-	if ct := r.Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return fmt.Errorf("content type must be application/json, not %q: %w", ct, ErrInvalid)
+	if ct := r.Header.Get(echo.HeaderContentType); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
+			return NotJSON(ct)
+		}
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()

@@ -153,7 +153,9 @@ func TestBindRefusesWhatIsNotExactlyJSON(t *testing.T) {
 		{"trailing data", "application/json", `{"id":"t1"} {}`, http.StatusBadRequest},
 		{"not JSON", "application/json", `{"id":`, http.StatusBadRequest},
 		{"empty", "application/json", ``, http.StatusBadRequest},
-		{"wrong type", "text/plain", `{"id":"t1"}`, http.StatusBadRequest},
+		{"wrong type", "text/plain", `{"id":"t1"}`, http.StatusUnsupportedMediaType},
+		{"a type that only begins like JSON", "application/jsonp", `{"id":"t1"}`, http.StatusUnsupportedMediaType},
+		{"a malformed type", "application/json; =", `{"id":"t1"}`, http.StatusUnsupportedMediaType},
 		{"too large", "application/json", `{"id":"` + strings.Repeat("x", 2048) + `"}`, http.StatusRequestEntityTooLarge},
 		{"fine", "application/json; charset=utf-8", `{"id":"t1","size":2}`, http.StatusCreated},
 	} {

@@ -18,13 +18,13 @@ func BenchmarkProductPage(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			c := composite.New(localServices(b), mode.cfg)
 			ctx := context.Background()
-			if _, err := c.ProductPage(ctx, "p001"); err != nil {
+			if _, err := c.ProductPage(ctx, "p001", 0); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := c.ProductPage(ctx, "p001"); err != nil {
+					if _, err := c.ProductPage(ctx, "p001", 0); err != nil {
 						b.Fatal(err)
 					}
 				}

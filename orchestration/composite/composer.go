@@ -75,9 +75,9 @@ type Composer struct {
 	cfg Config
 	rt  *orchestration.Runtime
 
-	productPage *orchestration.Plan[pageState]
-	listing     *orchestration.Plan[listingState]
-	dashboard   *orchestration.Plan[dashboardState]
+	productPage sparse[pageState]
+	listing     sparse[listingState]
+	dashboard   sparse[dashboardState]
 	cartView    *orchestration.Plan[cartState]
 	editCart    *orchestration.Plan[editState]
 	cartChange  *orchestration.Plan[changeState]
@@ -129,9 +129,9 @@ func New(svc services.Set, cfg Config) *Composer {
 	}
 	cfg.Runtime.Services = services.Names
 	c := &Composer{svc: svc, cfg: cfg, rt: orchestration.NewRuntime(cfg.Runtime), log: cfg.Log, owner: cfg.Owner}
-	c.productPage = c.productPagePlan()
-	c.listing = c.listingPlan()
-	c.dashboard = c.dashboardPlan()
+	c.productPage = sparsePlans(c.productPagePlan(), PageParts)
+	c.listing = sparsePlans(c.listingPlan(), ListingParts)
+	c.dashboard = sparsePlans(c.dashboardPlan(), DashboardParts)
 	c.cartView = c.cartPlan()
 	c.editCart = c.editCartPlan()
 	c.cartChange = c.cartChangePlan()

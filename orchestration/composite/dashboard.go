@@ -41,6 +41,8 @@ type Dashboard struct {
 	RecentOrders []OrderSummary     `json:"recent_orders"`
 	Cart         *CartView          `json:"cart"`
 	Meta         orchestration.Meta `json:"_meta"`
+
+	fields Fields
 }
 
 // DashboardOrders is how many recent orders a dashboard shows.
@@ -103,10 +105,12 @@ func (c *Composer) dashboardPlan() *orchestration.Plan[dashboardState] {
 	)
 }
 
-// Dashboard composes a user's dashboard.
-func (c *Composer) Dashboard(ctx context.Context, userID string) (Dashboard, error) {
+// Dashboard composes a user's dashboard: the parts f selects (all when
+// zero).
+func (c *Composer) Dashboard(ctx context.Context, userID string, f Fields) (Dashboard, error) {
 	s := dashboardState{userID: userID}
-	meta, err := compose(ctx, c, "dashboard", c.dashboard, &s)
+	s.d.fields = f
+	meta, err := compose(ctx, c, "dashboard", c.dashboard[f], &s)
 	if err != nil {
 		return Dashboard{Meta: meta}, err
 	}

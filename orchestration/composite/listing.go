@@ -25,6 +25,8 @@ type Listing struct {
 	Items      []ListingItem      `json:"items"`
 	NextCursor string             `json:"next_cursor,omitempty"`
 	Meta       orchestration.Meta `json:"_meta"`
+
+	fields Fields
 }
 
 type listingState struct {
@@ -69,15 +71,16 @@ func (c *Composer) listingPlan() *orchestration.Plan[listingState] {
 	)
 }
 
-// Products composes a page of the product listing.
-func (c *Composer) Products(ctx context.Context, q catalog.ListQuery) (Listing, error) {
+// Products composes a page of the product listing, its items with the parts
+// f selects (all when zero).
+func (c *Composer) Products(ctx context.Context, q catalog.ListQuery, f Fields) (Listing, error) {
 	s := listingState{q: q}
-	meta, err := compose(ctx, c, "product_listing", c.listing, &s)
+	meta, err := compose(ctx, c, "product_listing", c.listing[f], &s)
 	if err != nil {
-		return Listing{Meta: meta}, err
+		return Listing{Meta: meta, fields: f}, err
 	}
 	stock, ratings := stockByID(s.stock), ratingByID(s.ratings)
-	out := Listing{Items: make([]ListingItem, len(s.page.Items)), NextCursor: s.page.NextCursor, Meta: meta}
+	out := Listing{Items: make([]ListingItem, len(s.page.Items)), NextCursor: s.page.NextCursor, Meta: meta, fields: f}
 	for i, p := range s.page.Items {
 		out.Items[i] = ListingItem{Product: p, Stock: stock[p.ID], Rating: ratings[p.ID]}
 	}

@@ -83,6 +83,8 @@ type ProductPage struct {
 	Reviews         []reviews.Review     `json:"reviews"`
 	Recommendations []RecommendedProduct `json:"recommendations"`
 	Meta            orchestration.Meta   `json:"_meta"`
+
+	fields Fields
 }
 
 // Page sizes of the product page.
@@ -157,10 +159,12 @@ func (c *Composer) productPagePlan() *orchestration.Plan[pageState] {
 	)
 }
 
-// ProductPage composes the page of product id.
-func (c *Composer) ProductPage(ctx context.Context, id string) (ProductPage, error) {
+// ProductPage composes the page of product id: the parts f selects (all
+// when zero), calling only the services they need.
+func (c *Composer) ProductPage(ctx context.Context, id string, f Fields) (ProductPage, error) {
 	s := pageState{id: id}
-	meta, err := compose(ctx, c, "product_page", c.productPage, &s)
+	s.page.fields = f
+	meta, err := compose(ctx, c, "product_page", c.productPage[f], &s)
 	if s.recProducts != nil {
 		s.page.Recommendations = enrich(s.recs, s.recProducts, stockByID(s.recStock))
 	}

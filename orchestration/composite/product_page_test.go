@@ -38,7 +38,7 @@ func (missingCatalog) Product(_ context.Context, id string) (catalog.Product, er
 
 func TestProductPage(t *testing.T) {
 	c := composite.New(localServices(t), composite.Config{})
-	page, err := c.ProductPage(context.Background(), "p001")
+	page, err := c.ProductPage(context.Background(), "p001", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestProductPage(t *testing.T) {
 func TestProductPageDegrades(t *testing.T) {
 	svc := localServices(t)
 	svc.Reviews = explodingReviews{svc.Reviews}
-	page, err := composite.New(svc, composite.Config{}).ProductPage(context.Background(), "p001")
+	page, err := composite.New(svc, composite.Config{}).ProductPage(context.Background(), "p001", 0)
 	if err != nil {
 		t.Fatalf("a failed optional source failed the page: %v", err)
 	}
@@ -73,7 +73,7 @@ func TestProductPageDegrades(t *testing.T) {
 func TestProductPageNotFound(t *testing.T) {
 	svc := localServices(t)
 	svc.Catalog = missingCatalog{svc.Catalog}
-	_, err := composite.New(svc, composite.Config{}).ProductPage(context.Background(), "p001")
+	_, err := composite.New(svc, composite.Config{}).ProductPage(context.Background(), "p001", 0)
 	if !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("err = %v, want catalog.ErrNotFound (a 404 at the edge)", err)
 	}

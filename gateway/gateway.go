@@ -147,7 +147,6 @@ func New(cfg Config) *echo.Echo {
 		}
 		// Profiles of the running gateway, for go tool pprof.
 		prof := e.Group("/debug/pprof", server.RequireToken(cfg.AdminToken))
-		prof.GET("/", echo.WrapHandler(http.HandlerFunc(pprof.Index)))
 		prof.GET("/profile", echo.WrapHandler(http.HandlerFunc(pprof.Profile)))
 		prof.GET("/trace", echo.WrapHandler(http.HandlerFunc(pprof.Trace)))
 		prof.GET("/:name", func(c echo.Context) error {

@@ -41,7 +41,7 @@ const token = "test-token"
 
 var (
 	quiet = slog.New(slog.DiscardHandler)
-	spec  = openapi.MustLoad()
+	spec  = openapi.MustLoad("")
 )
 
 // tel is test telemetry: every request traced, kept in a small ring.

@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -51,8 +52,17 @@ type Spec struct {
 	routes sync.Map
 }
 
-// Load parses and validates the embedded document.
-func Load() (*Spec, error) {
+// The modes a document is served in. An operation whose x-atrium-modes
+// lists modes is in the document of those modes only (the registry's, in
+// microservices).
+const (
+	Monolith      = "monolith"
+	Microservices = "microservices"
+)
+
+// Load parses and validates the embedded document: the whole of it for
+// mode "", or the operations served in mode.
+func Load(mode string) (*Spec, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(specYAML)
 	if err != nil {
@@ -61,9 +71,18 @@ func Load() (*Spec, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("openapi: invalid document: %w", err)
 	}
+	yml := specYAML
+	if mode != "" && only(doc, mode) {
+		yml = nil // made from the JSON below
+	}
 	js, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: to JSON: %w", err)
+	}
+	if yml == nil {
+		if yml, err = toYAML(js); err != nil {
+			return nil, err
+		}
 	}
 	// Route on paths alone, whatever host the server is reached by. And
 	// validate requests with kin-openapi's OpenAPI 3.0 validator: its JSON
@@ -74,7 +93,48 @@ func Load() (*Spec, error) {
 	routed := *doc
 	routed.Servers = openapi3.Servers{{URL: "/"}}
 	routed.OpenAPI = "3.0.3"
-	return &Spec{Doc: doc, JSON: js, YAML: specYAML, ops: operations(&routed)}, nil
+	return &Spec{Doc: doc, JSON: js, YAML: yml, ops: operations(&routed)}, nil
+}
+
+// only leaves in doc the operations served in mode, and reports whether it
+// left any out.
+func only(doc *openapi3.T, mode string) bool {
+	dropped := false
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			modes, ok := op.Extensions["x-atrium-modes"].([]any)
+			if ok && !slices.Contains(modes, any(mode)) {
+				item.SetOperation(method, nil)
+				dropped = true
+			}
+		}
+		if len(item.Operations()) == 0 {
+			doc.Paths.Delete(path)
+		}
+	}
+	return dropped
+}
+
+// toYAML writes a JSON document as block-style YAML, its members in their
+// order.
+func toYAML(js []byte) ([]byte, error) {
+	var n yaml.Node
+	if err := yaml.Unmarshal(js, &n); err != nil {
+		return nil, fmt.Errorf("openapi: to YAML: %w", err)
+	}
+	var block func(n *yaml.Node)
+	block = func(n *yaml.Node) {
+		n.Style &^= yaml.FlowStyle
+		for _, c := range n.Content {
+			block(c)
+		}
+	}
+	block(&n)
+	b, err := yaml.Marshal(&n)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: to YAML: %w", err)
+	}
+	return b, nil
 }
 
 // operation is one documented operation, its path split into segments, a
@@ -145,8 +205,8 @@ func matches(template, segs []string) bool {
 }
 
 // MustLoad is Load for the embedded document, which tests check.
-func MustLoad() *Spec {
-	s, err := Load()
+func MustLoad(mode string) *Spec {
+	s, err := Load(mode)
 	if err != nil {
 		panic(err)
 	}

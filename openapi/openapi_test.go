@@ -13,7 +13,7 @@ import (
 )
 
 func TestDocumentLoadsAndValidates(t *testing.T) {
-	s, err := openapi.Load()
+	s, err := openapi.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,20 +25,41 @@ func TestDocumentLoadsAndValidates(t *testing.T) {
 	}
 }
 
-// TestRequestSchemasAre30Compatible holds the request schemas (parameters
-// and bodies) to the keywords OpenAPI 3.0 and 3.1 share, since requests are
-// validated with kin-openapi's faster 3.0 validator.
 // TestTheServerIsRelative: the document names no host, so that the docs
 // page's "Try it out" calls the server that served it, on any host or port.
 func TestTheServerIsRelative(t *testing.T) {
-	servers := openapi.MustLoad().Doc.Servers
+	servers := openapi.MustLoad("").Doc.Servers
 	if len(servers) != 1 || servers[0].URL != "/" {
 		t.Errorf("servers: %+v, want one, /", servers)
 	}
 }
 
+// TestEachModesDocumentListsWhatItServes: the monolith's document leaves
+// out the registry's operations (it has no registry), as JSON and as
+// YAML; the microservices' keeps them, as the hand-written YAML.
+func TestEachModesDocumentListsWhatItServes(t *testing.T) {
+	const registry = "/admin/registry/instances"
+	mono, micro := openapi.MustLoad(openapi.Monolith), openapi.MustLoad(openapi.Microservices)
+	fromYAML, err := openapi3.NewLoader().LoadFromData(mono.YAML)
+	if err != nil {
+		t.Fatalf("the monolith's YAML: %v", err)
+	}
+	if mono.Doc.Paths.Find(registry) != nil || fromYAML.Paths.Find(registry) != nil || strings.Contains(string(mono.JSON), registry) {
+		t.Error("the monolith's document lists the registry")
+	}
+	if len(fromYAML.Paths.Map()) != len(mono.Doc.Paths.Map()) || fromYAML.Paths.Find("/api/v1/products/{id}/page") == nil {
+		t.Errorf("the monolith's YAML has %d paths, its JSON %d", len(fromYAML.Paths.Map()), len(mono.Doc.Paths.Map()))
+	}
+	if micro.Doc.Paths.Find(registry) == nil || !strings.Contains(string(micro.YAML), "x-atrium-modes: [microservices]") {
+		t.Error("the microservices' document lacks the registry, or is not the hand-written YAML")
+	}
+}
+
+// TestRequestSchemasAre30Compatible holds the request schemas (parameters
+// and bodies) to the keywords OpenAPI 3.0 and 3.1 share, since requests are
+// validated with kin-openapi's faster 3.0 validator.
 func TestRequestSchemasAre30Compatible(t *testing.T) {
-	s := openapi.MustLoad()
+	s := openapi.MustLoad("")
 	only31 := []string{`"type":[`, `"const"`, `"prefixItems"`, `"if"`, `"$defs"`, `"unevaluated`, `"dependent`, `"contains"`}
 	check := func(where string, sch *openapi3.SchemaRef) {
 		b, err := json.Marshal(sch)
@@ -69,7 +90,7 @@ func TestRequestSchemasAre30Compatible(t *testing.T) {
 // serves with pb33f/libopenapi-validator, which validates against the
 // OpenAPI 3.1 meta-schema and shares no code with kin-openapi.
 func TestServedDocumentPassesAnIndependentValidator(t *testing.T) {
-	doc, err := libopenapi.NewDocument(openapi.MustLoad().JSON)
+	doc, err := libopenapi.NewDocument(openapi.MustLoad("").JSON)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 		TracePeers:   gateway.InstancePeers(reg, g.token),
 		Upstreams:    upstreams,
 		ProxyTimeout: g.policy.proxyTimeout,
-		Spec:         openapi.MustLoad(),
+		Spec:         openapi.MustLoad(openapi.Microservices),
 		Faults:       gateway.RemoteFaults{Resolver: reg, Secret: g.token},
 		Events:       bus,
 		Ready: func(context.Context) error {

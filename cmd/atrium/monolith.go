@@ -80,7 +80,7 @@ func monolithCommand() *ffcli.Command {
 				Limits:    limits, TrustedProxies: policy.trusted, CORSOrigins: policy.corsOrigins,
 				Upstreams:    local.Handlers,
 				ProxyTimeout: policy.proxyTimeout,
-				Spec:         openapi.MustLoad(),
+				Spec:         openapi.MustLoad(openapi.Monolith),
 				Faults:       local.Faults,
 				Events:       bus,
 			})

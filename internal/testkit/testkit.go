@@ -43,3 +43,29 @@ func FreeAddr(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// NodeTool returns the path of a program of the npm packages pinned in
+// openapi/package-lock.json (make test installs them with npm ci), found
+// from any package's directory; skipped or failed as Tool is when missing.
+func NodeTool(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	for err == nil {
+		if _, serr := os.Stat(filepath.Join(dir, "go.mod")); serr == nil {
+			break
+		}
+		if parent := filepath.Dir(dir); parent != dir {
+			dir = parent
+		} else {
+			err = os.ErrNotExist
+		}
+	}
+	path := filepath.Join(dir, "openapi", "node_modules", ".bin", name)
+	if _, serr := os.Stat(path); err != nil || serr != nil {
+		if os.Getenv("ATRIUM_REQUIRE_TOOLS") != "" {
+			t.Fatalf("%s is not installed (cd openapi && npm ci)", name)
+		}
+		t.Skipf("%s is not installed (cd openapi && npm ci)", name)
+	}
+	return path
+}

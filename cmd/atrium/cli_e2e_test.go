@@ -4,6 +4,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // TestTheCommandLineSaysWhatIsWrong: a command line atrium cannot run
@@ -42,6 +45,8 @@ func TestTheCommandLineSaysWhatIsWrong(t *testing.T) {
 		{[]string{"monolith", "--read-timeout", "2"}, "as 2s, 500ms or 1m"},
 		{[]string{"service"}, "name one service"},
 		{[]string{"monolith", "--cors-origins", "localhost:3000"}, "is not an origin"},
+		{[]string{"monolith", "--log-format", "yaml"}, "want auto, json, text"},
+		{[]string{"gateway", "--log-level", "loud"}, "want debug, info, warn, error"},
 	} {
 		code, _, stderr := run(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) || !strings.Contains(stderr, "atrium -h") {
@@ -50,6 +55,29 @@ func TestTheCommandLineSaysWhatIsWrong(t *testing.T) {
 	}
 	if code, stdout, _ := run("--version"); code != 0 || !strings.HasPrefix(stdout, "atrium ") || !strings.Contains(stdout, "go1.") {
 		t.Errorf("atrium --version: exit %d, %q", code, stdout)
+	}
+}
+
+// TestLogsForAPersonOrAMachine: --log-format text writes key=value lines a
+// person reads; without it, a process whose standard error is not a
+// terminal (a pipe, as here) writes JSON, one object a line.
+func TestLogsForAPersonOrAMachine(t *testing.T) {
+	text := start(t, "monolith", "--addr", testkit.FreeAddr(t), "--log-format", "text")
+	text.do(t, "GET", "/api/v1/products/p001/page", "")
+	auto := start(t, "monolith")
+	auto.do(t, "GET", "/api/v1/products/p001/page", "")
+	waitFor(t, "the access lines", func() bool {
+		return strings.Contains(text.output(), "msg=access") && strings.Contains(auto.output(), `"msg":"access"`)
+	})
+	for _, line := range strings.Split(strings.TrimSpace(text.output()), "\n") {
+		if !strings.HasPrefix(line, "time=") || !strings.Contains(line, " level=") {
+			t.Errorf("--log-format text wrote %q", line)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(auto.output()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("to a pipe, by default, %q: not JSON", line)
+		}
 	}
 }
 
@@ -77,6 +105,16 @@ func TestUpSaysWhereEverythingIs(t *testing.T) {
 	for _, want := range []string{p.base + "/docs", p.base + "/metrics", p.base + "/api/v1", path} {
 		if !strings.Contains(p.output(), want) {
 			t.Errorf("the ready line lacks %q", want)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
 		}
 	}
 }

@@ -24,7 +24,8 @@ func clusterCommand() *ffcli.Command {
 	addr := fs.String("addr", "127.0.0.1:8080", "the address the workers share (env ATRIUM_ADDR)")
 	adminAddr := fs.String("admin-addr", "127.0.0.1:0", "the supervisor's admin endpoint: GET /workers, POST /roll (env ATRIUM_ADMIN_ADDR)")
 	token := fs.String("admin-token", "", "bearer token of the admin endpoint (env ATRIUM_ADMIN_TOKEN)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	var log logging
+	log.flags(fs)
 	return &ffcli.Command{
 		Name:       "cluster",
 		ShortUsage: "atrium cluster [--workers N] [--addr HOST:PORT] -- <monolith|gateway|service NAME> [flags]",
@@ -38,7 +39,7 @@ func clusterCommand() *ffcli.Command {
 			if slices.Contains(args, "--addr") {
 				return usageError{"cluster: give --addr to cluster, not to the workers: they share its socket"}
 			}
-			logger := server.NewLogger(os.Stderr, *logLevel, "cluster")
+			logger := log.logger("cluster")
 			ln, err := net.Listen("tcp", *addr)
 			if err != nil {
 				return err

@@ -71,7 +71,7 @@ func gatewayCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			return runGateway(ctx, ln, g, server.NewLogger(os.Stderr, g.logLevel, "gateway"))
+			return runGateway(ctx, ln, g, g.logger("gateway"))
 		},
 	}
 }

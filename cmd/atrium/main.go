@@ -7,9 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,6 +20,7 @@ import (
 	"github.com/peterbourgon/ff/v3"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 )
 
@@ -85,10 +88,49 @@ func version() string {
 	return fmt.Sprintf("atrium %s %s", v, info.GoVersion)
 }
 
+// logging is the flags of a process's log: its level and format.
+type logging struct {
+	level, format choice
+}
+
+func (l *logging) flags(fs *flag.FlagSet) {
+	l.level = choice{value: "info", of: []string{"debug", "info", "warn", "error"}}
+	l.format = choice{value: "auto", of: []string{"auto", "json", "text"}}
+	fs.Var(&l.level, "log-level", "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	fs.Var(&l.format, "log-format", "json (one object a line) or text (key=value, for a person); auto: text at a terminal, json otherwise (env ATRIUM_LOG_FORMAT)")
+}
+
+// logger is the log of the process named component, on standard error.
+func (l *logging) logger(component string) *slog.Logger {
+	return server.NewLogger(os.Stderr, l.level.value, l.format.value, component)
+}
+
+// args are the flags that give another atrium process the same log.
+func (l *logging) args() []string {
+	return []string{"--log-level", l.level.value, "--log-format", l.format.value}
+}
+
+// choice is a flag that takes one of a few values, and says which when
+// given another.
+type choice struct {
+	value string
+	of    []string
+}
+
+func (c *choice) String() string { return c.value }
+
+func (c *choice) Set(s string) error {
+	if !slices.Contains(c.of, s) {
+		return fmt.Errorf("want %s", strings.Join(c.of, ", "))
+	}
+	c.value = s
+	return nil
+}
+
 // common holds the flags every server subcommand takes.
 type common struct {
-	addr         string
-	logLevel     string
+	addr string
+	logging
 	dataDir      string
 	token        string
 	otelEndpoint string
@@ -99,7 +141,7 @@ type common struct {
 func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs := flag.NewFlagSet("atrium "+name, flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address, host:port (env ATRIUM_ADDR)")
-	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error (env ATRIUM_LOG_LEVEL)")
+	c.logging.flags(fs)
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")

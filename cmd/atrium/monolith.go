@@ -31,7 +31,7 @@ func monolithCommand() *ffcli.Command {
 			if err := noArgs("monolith", args); err != nil {
 				return err
 			}
-			logger := server.NewLogger(os.Stderr, c.logLevel, "monolith")
+			logger := c.logger("monolith")
 			tel, err := c.telemetry(ctx, "atrium-monolith")
 			if err != nil {
 				return err

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/registry"
@@ -64,7 +62,7 @@ func serviceCommand() *ffcli.Command {
 				return err
 			}
 			defer shutdown(tel)
-			logger := server.NewLogger(os.Stderr, c.logLevel, name)
+			logger := c.logger(name)
 			if *nats != "" {
 				if *natsPass == "" && c.token != "" { // derived, as the gateway's embedded broker derives it
 					*natsPass = natsPassword(c.token, *natsAs)

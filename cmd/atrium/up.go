@@ -13,7 +13,6 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
-	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/services"
@@ -45,7 +44,7 @@ func upCommand() *ffcli.Command {
 					return err
 				}
 			}
-			logger := server.NewLogger(os.Stderr, g.logLevel, "up")
+			logger := g.logger("up")
 			ln, err := net.Listen("tcp", g.addr)
 			if err != nil {
 				return err
@@ -73,8 +72,8 @@ func upCommand() *ffcli.Command {
 					for i := range counts[name] {
 						child := process.Child{
 							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
-							Args: []string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
-								"--data-dir", g.dataDir, "--log-level", g.logLevel, "--nats", g.policy.nats},
+							Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
+								"--data-dir", g.dataDir, "--nats", g.policy.nats}, g.logging.args()...),
 							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
 						}
 						if owns != "" {
@@ -91,7 +90,7 @@ func upCommand() *ffcli.Command {
 			gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
 			defer stopGateway()
 			gwDone := make(chan error, 1)
-			go func() { gwDone <- runGateway(gwCtx, ln, g, server.NewLogger(os.Stderr, g.logLevel, "gateway")) }()
+			go func() { gwDone <- runGateway(gwCtx, ln, g, g.logger("gateway")) }()
 			go announce(ctx, registryURL, fmt.Sprintf("microservices: the gateway and %d service processes", len(procs)), tokenPath, logger)
 			sup := &process.Supervisor{Logger: logger}
 			supCtx, stopChildren := context.WithCancel(ctx)

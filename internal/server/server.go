@@ -7,15 +7,18 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/mattn/go-isatty"
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/hop"
@@ -364,13 +367,26 @@ func Health(e *echo.Echo, ready func(context.Context) error) {
 	})
 }
 
-// NewLogger returns a JSON slog logger at the named level ("debug", "info",
-// "warn", "error"; default info) tagged with the process's component. A
-// line written with a context inside a span carries trace_id and span_id.
-func NewLogger(w interface{ Write([]byte) (int, error) }, level, component string) *slog.Logger {
+// NewLogger returns a slog logger at the named level ("debug", "info",
+// "warn", "error"; default info) tagged with the process's component, in
+// format "json" (one object a line), "text" (key=value) or "auto" (text
+// when w is a terminal, json otherwise). A line written with a context
+// inside a span carries trace_id and span_id.
+func NewLogger(w io.Writer, level, format, component string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))).With("component", component)
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(telemetry.LogHandler(h)).With("component", component)
 }

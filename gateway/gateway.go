@@ -185,7 +185,8 @@ func New(cfg Config) *echo.Echo {
 			return rest.Reply(c, http.StatusOK, rep, err)
 		})
 		if cfg.Telemetry != nil {
-			cfg.Telemetry.Routes(admin.Group("/traces"), cfg.TracePeers)
+			cfg.Telemetry.Routes(e.Group("/admin/traces", append([]echo.MiddlewareFunc{traceAuth(cfg.AdminToken)}, validate...)...), cfg.TracePeers)
+			traceLinkRoute(admin, cfg.AdminToken)
 		}
 	}
 	return e

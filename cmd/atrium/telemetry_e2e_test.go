@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +27,7 @@ type span struct {
 	SpanID   string `json:"span_id"`
 	ParentID string `json:"parent_span_id"`
 	Name     string
+	Kind     string
 	Service  string
 }
 
@@ -110,6 +111,17 @@ func TestOneTraceAcrossEveryProcess(t *testing.T) {
 		if !found {
 			t.Errorf("no span from the %s process under the composite; services seen: %v", svc, services)
 		}
+	}
+
+	// A service process names its server span after its own route, not the
+	// /* its instance serves it under.
+	for _, s := range spans {
+		if s.Kind == "server" && s.Service != "atrium-gateway" && (strings.Contains(s.Name, "*") || !strings.Contains(s.Name, " /")) {
+			t.Errorf("%s's server span is named %q", s.Service, s.Name)
+		}
+	}
+	if want := "GET /products/{id}"; !slices.ContainsFunc(spans, func(s span) bool { return s.Service == "atrium-catalog" && s.Name == want }) {
+		t.Errorf("no %q span from the catalog", want)
 	}
 
 	mono := start(t, "monolith")
@@ -219,20 +231,18 @@ func TestWaterfallRendersInChromium(t *testing.T) {
 	chromium := testkit.Chromium(t)
 	p := start(t, "up")
 	id, spans := tracedPage(t, p, "p013")
-	r := p.do(t, "GET", "/admin/traces/"+id+"?view=html", "", "Authorization", "Bearer "+adminToken)
-	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Fatalf("waterfall: %d %s", r.status, r.header.Get("Content-Type"))
+	// The admin asks for a link; the browser opens it with no header.
+	r := p.do(t, "GET", "/admin/traces/"+id+"/link", "", "Authorization", "Bearer "+adminToken)
+	var link struct{ URL string }
+	if err := json.Unmarshal(r.body, &link); err != nil || r.status != 200 {
+		t.Fatalf("link: %d %s", r.status, r.body)
 	}
 	dir := t.TempDir()
-	page := filepath.Join(dir, "trace.html")
-	if err := os.WriteFile(page, r.body, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	shot := filepath.Join(dir, "trace.png")
 	args := testkit.ChromiumArgs(dir)
-	dom, err := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", "file://"+page)...).Output()
+	dom, err := exec.CommandContext(ctx, chromium, append(args, "--dump-dom", p.base+link.URL)...).Output()
 	if err != nil {
 		t.Fatalf("chromium: %v", err)
 	}
@@ -242,7 +252,7 @@ func TestWaterfallRendersInChromium(t *testing.T) {
 	if !strings.Contains(string(dom), "composite product_page") || !strings.Contains(string(dom), `class="span `) {
 		t.Errorf("the waterfall lacks the composite or its bars")
 	}
-	if err := exec.CommandContext(ctx, chromium, append(args, "--screenshot="+shot, "--window-size=1200,900", "file://"+page)...).Run(); err == nil {
+	if err := exec.CommandContext(ctx, chromium, append(args, "--screenshot="+shot, "--window-size=1200,900", p.base+link.URL)...).Run(); err == nil {
 		t.Logf("screenshot of the waterfall: %s", shot)
 	}
 }

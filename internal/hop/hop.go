@@ -1,7 +1,8 @@
 // Package hop carries, through a request's context, a record of which
-// instance answered a downstream call. The balancing transport writes it; the
-// orchestration engine reads it into a composite's _meta. A context without a
-// record makes Observe a no-op.
+// instance answered a downstream call (the balancing transport writes it;
+// the orchestration engine reads it into a composite's _meta; a context
+// without a record makes Observe a no-op), and which route of a service
+// served a request that reached it under a wildcard.
 package hop
 
 import (
@@ -43,6 +44,32 @@ func Observe(ctx context.Context, instance string) {
 func (r *Record) Instance() string {
 	if p := r.instance.Load(); p != nil {
 		return *p
+	}
+	return ""
+}
+
+type routeKey struct{}
+
+// Routed returns ctx with room for the route that a handler mounted under
+// a wildcard route (a service's own router, under its instance's /*)
+// serves the request with: SetRoute notes it, and the server's telemetry
+// names the request after it instead of the wildcard.
+func Routed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, routeKey{}, new(string))
+}
+
+// SetRoute notes the route pattern ("/products/:id") that serves the
+// request of ctx, if ctx was Routed.
+func SetRoute(ctx context.Context, route string) {
+	if r, ok := ctx.Value(routeKey{}).(*string); ok {
+		*r = route
+	}
+}
+
+// RouteOf returns the route SetRoute noted in ctx, or "".
+func RouteOf(ctx context.Context) string {
+	if r, ok := ctx.Value(routeKey{}).(*string); ok {
+		return *r
 	}
 	return ""
 }

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/atrium-bff/atrium/internal/domain"
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/problem"
 )
 
@@ -105,10 +106,13 @@ func NewHandler(t Errors, surface Surface, register func(e *echo.Echo)) http.Han
 		cp.RequestID = c.Request().Header.Get(echo.HeaderXRequestID)
 		problem.Write(c.Response(), &cp)
 	}
-	// Name the service's own route on the span the request is in.
+	// Name the service's own route on the span the request is in, and
+	// for the server span of a process that serves it under a wildcard.
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			trace.SpanFromContext(c.Request().Context()).SetAttributes(attribute.String("atrium.route", c.Request().Method+" "+c.Path()))
+			ctx := c.Request().Context()
+			trace.SpanFromContext(ctx).SetAttributes(attribute.String("atrium.route", c.Request().Method+" "+c.Path()))
+			hop.SetRoute(ctx, c.Path())
 			return next(c)
 		}
 	})

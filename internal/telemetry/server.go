@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/hop"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -63,12 +65,20 @@ func newServerMetrics(m metric.Meter) (*serverMetrics, error) {
 // X-Trace-Id, and records request duration and in-flight requests by
 // method, route and status. Routes are patterns, never ids, so the metrics'
 // label values stay bounded.
+//
+// Probes and heartbeats (untraced) are measured but not traced: machines
+// ask them every second, and their traces would push the ones people look
+// for out of the ring.
 func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			ctx := t.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-			ctx, span := t.Tracer.Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+			ctx := req.Context()
+			var span trace.Span = noSpan
+			if !untraced(req.Method, c.Path()) {
+				ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
+				ctx, span = t.Tracer.Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+			}
 			if span.IsRecording() {
 				span.SetAttributes(semconv.HTTPRequestMethodKey.String(req.Method), semconv.URLPath(req.URL.Path))
 			}
@@ -85,6 +95,9 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 				c.Error(err) // answer now, so that the status below is the one sent
 			}
 			route := Route(c.Path())
+			if inner := hop.RouteOf(c.Request().Context()); inner != "" {
+				route = Route(inner)
+			}
 			status := c.Response().Status
 			if span.IsRecording() {
 				span.SetName(req.Method + " " + route)
@@ -98,6 +111,20 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// noSpan is the span of an untraced request: it records nothing.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// untraced reports whether an echo route is a probe or a heartbeat.
+func untraced(method, path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	case "/admin/registry/instances/:id": // a service's registration, renewed every second
+		return method == "PUT"
+	}
+	return false
 }
 
 // Route writes an echo route pattern the way OpenAPI does

@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 )
 
@@ -103,5 +107,64 @@ func TestOTLPExport(t *testing.T) {
 		}
 	default:
 		t.Fatal("no spans reached the OTLP endpoint")
+	}
+}
+
+// TestTheRingKeepsPeoplesRequests: probes and registry heartbeats are
+// measured but not traced, so that a ring of a few traces keeps the
+// requests people make; a request served by a router mounted under a
+// wildcard (a service under its instance's /*) is named after the inner
+// route, in its span and its measurements.
+func TestTheRingKeepsPeoplesRequests(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	inner := echo.New()
+	inner.GET("/items/:id", func(c echo.Context) error {
+		hop.SetRoute(c.Request().Context(), c.Path())
+		return c.NoContent(http.StatusOK)
+	})
+	e := echo.New()
+	e.Use(tel.Middleware())
+	ok := func(c echo.Context) error { return c.NoContent(http.StatusOK) }
+	e.GET("/readyz", ok)
+	e.GET("/healthz", ok)
+	e.PUT("/admin/registry/instances/:id", ok)
+	e.GET("/products/:id", ok)
+	e.Any("/*", echo.WrapHandler(inner), func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.SetRequest(c.Request().WithContext(hop.Routed(c.Request().Context())))
+			return next(c)
+		}
+	})
+	ask := func(method, path string) {
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, httptest.NewRequest(method, path, nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s %s: %d", method, path, w.Code)
+		}
+	}
+	for range 20 {
+		ask("GET", "/readyz")
+		ask("GET", "/healthz")
+		ask("PUT", "/admin/registry/instances/catalog-1")
+	}
+	ask("GET", "/products/p001")
+	ask("GET", "/items/7")
+	var roots []string
+	for _, tr := range tel.Ring.Recent() {
+		roots = append(roots, tr.Root)
+	}
+	if want := []string{"GET /items/{id}", "GET /products/{id}"}; !slices.Equal(roots, want) {
+		t.Errorf("the ring keeps %v, want %v", roots, want)
+	}
+	w := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	for _, route := range []string{`http_route="/readyz"`, `http_route="/items/{id}"`} {
+		if !strings.Contains(w.Body.String(), route) {
+			t.Errorf("no measurement of %s", route)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/atrium-bff/atrium/internal/hop"
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/registry"
@@ -108,7 +109,7 @@ func Handler(cfg Config, id string, logger *slog.Logger) http.Handler {
 	tel.Routes(authed.Group("/admin/traces"), nil)
 	authed.Any("/*", echo.WrapHandler(cfg.Handler), func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ctx, span := tel.Span(c.Request().Context(), "service", cfg.Service)
+			ctx, span := tel.Span(hop.Routed(c.Request().Context()), "service", cfg.Service)
 			defer span.End()
 			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)

@@ -19,6 +19,7 @@ import (
 type step struct {
 	line   int
 	run    []string // start atrium with these arguments
+	fresh  bool     // after deleting the data directory, as the text says to
 	script string
 	expect []string
 }
@@ -34,6 +35,7 @@ func parseWalkthrough(t *testing.T, path string) []step {
 	defer f.Close()
 	var steps []step
 	var block []string
+	lastBlock := "" // the last shell block, which a run directive may follow
 	inBlock := false
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
@@ -44,6 +46,7 @@ func parseWalkthrough(t *testing.T, path string) []step {
 		case inBlock && line == "```":
 			inBlock = false
 			script := strings.Join(block, "\n")
+			lastBlock = script
 			if strings.Contains(script, "curl ") {
 				steps = append(steps, step{line: n, script: script})
 			}
@@ -54,7 +57,7 @@ func parseWalkthrough(t *testing.T, path string) []step {
 			switch {
 			case m == nil:
 			case m[1] == "run":
-				steps = append(steps, step{line: n, run: strings.Fields(m[2])})
+				steps = append(steps, step{line: n, run: strings.Fields(m[2]), fresh: strings.Contains(lastBlock, "rm -rf data")})
 			case len(steps) == 0 || steps[len(steps)-1].script == "":
 				t.Fatalf("walkthrough line %d: an expectation that follows no command", n)
 			default:
@@ -195,8 +198,10 @@ func jsonValue(v any) any {
 	return v
 }
 
-// TestWalkthrough runs docs/walkthrough.md: every command, in order, from a
-// fresh start, each checked against what the text says it shows.
+// TestWalkthrough runs docs/walkthrough.md twice: every command, in order,
+// each checked against what the text says it shows. Its servers share one
+// data directory, as make run's share ./data, which is deleted only where
+// the text says to: so the second walk gives the documented answers too.
 func TestWalkthrough(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed (make test installs it)")
@@ -205,30 +210,49 @@ func TestWalkthrough(t *testing.T) {
 	if len(steps) < 15 {
 		t.Fatalf("found %d steps in the walkthrough", len(steps))
 	}
+	data := t.TempDir()
 	var p *proc
-	for _, st := range steps {
-		if st.run != nil {
-			if p != nil {
-				p.stop(t)
+	for walk := range 2 {
+		for _, st := range steps {
+			if st.run != nil {
+				if p != nil {
+					p.stop(t)
+				}
+				if st.fresh {
+					if err := os.RemoveAll(data); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p = startIn(t, data, st.run...)
+				continue
 			}
-			p = start(t, st.run...)
-			continue
+			if !walkStep(t, p, st) {
+				t.Fatalf("walk %d stopped at line %d", walk+1, st.line)
+			}
 		}
-		if p == nil {
-			t.Fatalf("line %d: a command before any server is started", st.line)
-		}
-		if len(st.expect) == 0 {
-			t.Fatalf("line %d: a command with no expectation", st.line)
-		}
-		script := strings.ReplaceAll(st.script, "localhost:8080", strings.TrimPrefix(p.base, "http://"))
-		// Every curl reports its status after its output.
-		script = "curl() { command curl -w '\\n" + statusMark + "%{http_code}\\n' \"$@\"; }\n" + script
-		cmd := exec.Command("sh", "-c", script)
-		cmd.Env = append(os.Environ(), "ATRIUM_ADMIN_TOKEN="+adminToken)
-		raw, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("line %d: %v\n%s\n%s", st.line, err, st.script, raw)
-		}
-		check(t, st, parseOutput(string(raw)))
 	}
+}
+
+// walkStep runs one command of the walkthrough against p and checks what
+// it shows; false if it could not run.
+func walkStep(t *testing.T, p *proc, st step) bool {
+	t.Helper()
+	if p == nil {
+		t.Fatalf("line %d: a command before any server is started", st.line)
+	}
+	if len(st.expect) == 0 {
+		t.Fatalf("line %d: a command with no expectation", st.line)
+	}
+	script := strings.ReplaceAll(st.script, "localhost:8080", strings.TrimPrefix(p.base, "http://"))
+	// Every curl reports its status after its output.
+	script = "curl() { command curl -w '\\n" + statusMark + "%{http_code}\\n' \"$@\"; }\n" + script
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "ATRIUM_ADMIN_TOKEN="+adminToken)
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Errorf("line %d: %v\n%s\n%s", st.line, err, st.script, raw)
+		return false
+	}
+	check(t, st, parseOutput(string(raw)))
+	return true
 }

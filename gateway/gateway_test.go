@@ -215,14 +215,15 @@ func do(t testing.TB, h http.Handler, method, path, body string, header ...strin
 	return w
 }
 
-// wantProblem checks that w is a problem with status, and returns it.
+// wantProblem checks that w is a problem with status, a detail, a code
+// and the request id, and returns it.
 func wantProblem(t *testing.T, w *httptest.ResponseRecorder, status int) problem.Problem {
 	t.Helper()
 	var p problem.Problem
 	if w.Code != status || w.Header().Get("Content-Type") != problem.ContentType {
 		t.Fatalf("got %d %s %s, want a %d problem", w.Code, w.Header().Get("Content-Type"), w.Body, status)
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != status || p.Detail == "" || p.RequestID == "" {
+	if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != status || p.Detail == "" || p.Code == "" || p.RequestID == "" {
 		t.Fatalf("problem body %s: %v", w.Body, err)
 	}
 	return p
@@ -439,6 +440,10 @@ func FuzzGatewayNever5xx(f *testing.F) {
 			h.ServeHTTP(w, req)
 			if w.Code >= 500 {
 				t.Errorf("%s: %s %s %q as %d answered %d: %s", mode, method, path, body, who%4, w.Code, w.Body)
+			}
+			var p problem.Problem
+			if w.Header().Get("Content-Type") == problem.ContentType && (json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Code == "" || p.Detail == "") {
+				t.Errorf("%s: %s %s as %d: a problem with no code or detail: %s", mode, method, path, who%4, w.Body)
 			}
 			if tail, ok := strings.CutPrefix(path, "/services/"); ok && w.Code < 300 && (who%4 == 0 || who%4 == 3) {
 				name, sub, _ := strings.Cut(tail, "/")

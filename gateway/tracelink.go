@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -69,9 +71,16 @@ func traceLinkRoute(admin *echo.Group, secret string) {
 			return problem.Newf(http.StatusBadRequest, "invalid", "trace id %q is not 32 lowercase hex digits", id)
 		}
 		until := time.Now().Add(TraceLinkTTL)
-		return c.JSON(http.StatusOK, map[string]string{
-			"url":     fmt.Sprintf("/admin/traces/%s?view=html&link=%s", id, traceLink(secret, id, until)),
-			"expires": until.UTC().Format(time.RFC3339),
-		})
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // the link's & as it is, for a person to copy
+		err := enc.Encode(struct {
+			URL     string `json:"url"`
+			Expires string `json:"expires"`
+		}{fmt.Sprintf("/admin/traces/%s?view=html&link=%s", id, traceLink(secret, id, until)), until.UTC().Format(time.RFC3339)})
+		if err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b.Bytes())
 	})
 }

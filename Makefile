@@ -46,9 +46,10 @@ setup:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; status=$$?; \
 		[ -z "$$norc" ] || rm -f /usr/sbin/policy-rc.d; exit $$status; \
 	fi
-	@# Redocly and Prism, pinned in openapi/package-lock.json, check the served document and real answers.
-	@if [ ! -x openapi/node_modules/.bin/prism ] || [ ! -x openapi/node_modules/.bin/redocly ] || \
-		[ openapi/package-lock.json -nt openapi/node_modules/.package-lock.json ]; then \
+	@# Redocly, Prism and a client generated with openapi-typescript, pinned in openapi/package-lock.json,
+	@# check the served document and real answers from outside.
+	@missing=""; for b in prism redocly openapi-typescript tsc; do [ -x openapi/node_modules/.bin/$$b ] || missing=1; done; \
+	if [ -n "$$missing" ] || [ openapi/package-lock.json -nt openapi/node_modules/.package-lock.json ]; then \
 		echo "installing the npm packages of openapi/package-lock.json"; \
 		cd openapi && npm ci --no-audit --no-fund --loglevel=error; \
 	fi

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/atrium-bff/atrium/orchestration/composite"
 )
 
 // keys returns the top-level keys of a JSON object, sorted.
@@ -115,4 +117,28 @@ func TestABodyThatIsNotJSONIs415(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestTheDocumentListsEachCompositesParts: the fields parameter of each
+// composite offers exactly the parts the composite has, in its order.
+func TestTheDocumentListsEachCompositesParts(t *testing.T) {
+	for name, parts := range map[string]*composite.Parts{"PageFields": composite.PageParts, "DashboardFields": composite.DashboardParts, "ListingFields": composite.ListingParts} {
+		p := spec.Doc.Components.Parameters[name]
+		if p == nil {
+			t.Fatalf("no parameter %s", name)
+		}
+		var enum []string
+		for _, v := range p.Value.Schema.Value.Items.Value.Enum {
+			enum = append(enum, v.(string))
+		}
+		if !slices.Equal(enum, parts.Names()) {
+			t.Errorf("%s offers %v; the composite has %v", name, enum, parts.Names())
+		}
+		if _, err := parts.Parse("nope"); err == nil || !strings.Contains(err.Error(), "choose from "+strings.Join(parts.Names(), ", ")) {
+			t.Errorf("%s: an unknown part: %v", name, err)
+		}
+		if _, err := parts.Parse(" , "); err == nil || !strings.Contains(err.Error(), "fields is empty") {
+			t.Errorf("%s: no part: %v", name, err)
+		}
+	}
 }

@@ -46,6 +46,9 @@ var (
 	}
 )
 
+// Names lists the parts, in the answer's order.
+func (p *Parts) Names() []string { return slices.Clone(p.names) }
+
 // Parse reads a comma-separated list of parts ("product,stock"). Every name
 // must be a part; the list may not be empty.
 func (p *Parts) Parse(list string) (Fields, error) {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -151,7 +152,7 @@ func AccessLog(logger *slog.Logger, level AccessLevel) echo.MiddlewareFunc {
 				return nil
 			}
 			attrs := []slog.Attr{
-				slog.String("method", v.Method), slog.String("uri", v.URI),
+				slog.String("method", v.Method), slog.String("uri", redact(v.URI)),
 				slog.Int("status", v.Status), slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
 				slog.Int64("bytes", v.ResponseSize), slog.String("request_id", v.RequestID),
 				slog.String("remote_ip", v.RemoteIP),
@@ -163,6 +164,22 @@ func AccessLog(logger *slog.Logger, level AccessLevel) echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// redact hides the value of a query parameter that is a credential (a
+// trace link's link=) in a URI the access log writes: a log reader must
+// not be able to use it.
+func redact(uri string) string {
+	path, query, ok := strings.Cut(uri, "?")
+	if !ok || !strings.Contains(query, "link=") {
+		return uri
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return path + "?(a query that does not parse)"
+	}
+	q.Set("link", "redacted")
+	return path + "?" + q.Encode()
 }
 
 // ErrorHandler answers every error as application/problem+json. mapErr may

@@ -121,3 +121,15 @@ func TestAStreamEndsOnShutdown(t *testing.T) {
 		t.Errorf("shutdown: %v", err)
 	}
 }
+
+// TestTheAccessLogKeepsNoLink: a trace link in a request's query is a
+// credential; the access line names the parameter, not its value.
+func TestTheAccessLogKeepsNoLink(t *testing.T) {
+	var log strings.Builder
+	e := server.New(server.Config{Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+	e.GET("/admin/traces/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/admin/traces/abc?view=html&link=1796245875.6835465d", nil))
+	if !strings.Contains(log.String(), `"uri":"/admin/traces/abc?link=redacted&view=html"`) || strings.Contains(log.String(), "6835465d") {
+		t.Errorf("access line: %s", log.String())
+	}
+}

@@ -32,9 +32,9 @@ test: setup
 # Debian packages the tests use, as command:package: gcc for the race
 # detector, Chromium for the docs page check, curl for the walkthrough, nginx
 # and redis-server for the proxy and session tests, nats-server for the
-# broker's test against a server of its own (installed without starting
-# their services).
-TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server nats-server:nats-server
+# broker's test against a server of its own, etcd for the registry's
+# conformance on etcd (installed without starting their services).
+TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server nats-server:nats-server etcd:etcd-server
 
 ## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:

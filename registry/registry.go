@@ -124,22 +124,28 @@ func NewWithOptions(ttl time.Duration, opts Options) *Registry {
 	return r
 }
 
-// admits checks an instance's address against the options.
-func (r *Registry) admits(i Instance) error {
+// Admits checks an instance's address against the networks instances
+// may be in (Loopback when none) and whether a host name may stand for an
+// address: one it does not admit is ErrInvalid.
+func (o Options) Admits(i Instance) error {
+	networks := o.Networks
+	if networks == nil {
+		networks = Loopback
+	}
 	ip, err := netip.ParseAddr(i.Address)
 	if err != nil {
-		if r.opts.Hostnames {
+		if o.Hostnames {
 			return nil
 		}
 		return fmt.Errorf("address %q is not an IP address (host names are not allowed here): %w", i.Address, ErrInvalid)
 	}
 	ip = ip.Unmap()
-	for _, n := range r.opts.Networks {
+	for _, n := range networks {
 		if n.Contains(ip) {
 			return nil
 		}
 	}
-	return fmt.Errorf("address %s is outside the networks instances may register from (%v): %w", ip, r.opts.Networks, ErrInvalid)
+	return fmt.Errorf("address %s is outside the networks instances may register from (%v): %w", ip, networks, ErrInvalid)
 }
 
 // Service returns the service of the registered instance id, if any.
@@ -158,7 +164,7 @@ func (r *Registry) Register(inst Instance) error {
 	if err := inst.Validate(); err != nil {
 		return err
 	}
-	if err := r.admits(inst); err != nil {
+	if err := r.opts.Admits(inst); err != nil {
 		return err
 	}
 	r.mu.Lock()

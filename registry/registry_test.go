@@ -13,6 +13,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/registry"
+	"github.com/atrium-bff/atrium/registry/registrytest"
 )
 
 func inst(id, service string, port int) registry.Instance {
@@ -203,4 +204,15 @@ func TestAServiceCredentialRegistersOnlyItsOwnService(t *testing.T) {
 	if got := ids(r.All()); len(got) != 1 || got[0] != "r-0" {
 		t.Errorf("registered: %v, want r-0 only", got)
 	}
+}
+
+// TestConformance runs the registry suite against the embedded registry.
+func TestConformance(t *testing.T) {
+	registrytest.Run(t, func(t *testing.T, ttl time.Duration) (registry.Engine, func() registry.Engine) {
+		r := registry.New(ttl)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go r.Run(ctx)
+		return registry.Embedded{Registry: r}, nil
+	})
 }

@@ -96,7 +96,7 @@ func (r RemoteFaults) each(ctx context.Context, service string, call func(*fault
 
 // InstancePeers lists every live instance of reg as a peer of the traces
 // API, with its service's credential derived from secret.
-func InstancePeers(reg *registry.Registry, secret string) telemetry.Peers {
+func InstancePeers(reg registry.Engine, secret string) telemetry.Peers {
 	return func() []telemetry.Peer {
 		var peers []telemetry.Peer
 		for _, inst := range reg.All() {

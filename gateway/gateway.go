@@ -58,7 +58,7 @@ type Config struct {
 	// that header; past it the answer is a 504 [10s].
 	ProxyTimeout time.Duration
 	// Registry, when not nil, is served under /admin/registry.
-	Registry *registry.Registry
+	Registry registry.Engine
 	// Faults, when not nil, is served under /admin/services/{name}/faults.
 	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.

@@ -104,7 +104,7 @@ func microservicesWith(t testing.TB, reg *registry.Registry, cfg composite.Confi
 		upstreams[name] = gateway.NewProxy(name, rt, "", nil)
 	}
 	gc := gateway.Config{
-		Logger: quiet, AdminToken: token, Registry: reg, Spec: spec, Telemetry: tel(t), Events: noDeadLetters{},
+		Logger: quiet, AdminToken: token, Registry: registry.Embedded{Registry: reg}, Spec: spec, Telemetry: tel(t), Events: noDeadLetters{},
 		Sessions:  &session.Memory{TTL: time.Hour},
 		Faults:    gateway.RemoteFaults{Resolver: reg, Secret: token},
 		Composer:  composite.New(services.Remote(rt, "", nil), withAnswer(cfg)),

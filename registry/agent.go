@@ -10,7 +10,7 @@ import (
 // interval (retrying a failed renewal at the next tick), and when ctx is done
 // deregisters and returns. A nil logger discards; logger should name the
 // instance.
-func Keep(ctx context.Context, c *Client, inst Instance, interval time.Duration, logger *slog.Logger) {
+func Keep(ctx context.Context, c Registrar, inst Instance, interval time.Duration, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -21,8 +21,20 @@ type Engine interface {
 	// Instances returns the live instances of a service in this process's
 	// view, ordered by id. The slice is shared: callers must not modify it.
 	Instances(service string) []Instance
+	// All returns every live instance in this process's view, ordered by
+	// service then id.
+	All() []Instance
+	// Service returns the service of instance id in this process's view.
+	Service(id string) (string, bool)
 	// TTL is how long a registration lives without renewal.
 	TTL() time.Duration
+}
+
+// Registrar is what an instance keeps its registration with: an Engine,
+// or a Client of a gateway's registry API.
+type Registrar interface {
+	Register(ctx context.Context, inst Instance) error
+	Deregister(ctx context.Context, id string) error
 }
 
 // Embedded is the embedded registry as an Engine.

@@ -36,7 +36,7 @@ const AnyService = "*"
 //	DELETE {g}/instances/{id}    deregister: admin or the service's credential
 //
 // so that a service's credential registers only instances of that service.
-func Routes(g *echo.Group, r *Registry, auth Authorize) {
+func Routes(g *echo.Group, r Engine, auth Authorize) {
 	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := auth(c, AnyService); err != nil { // no credential at all: refused before the body is read
@@ -66,7 +66,7 @@ func Routes(g *echo.Group, r *Registry, auth Authorize) {
 		if inst.ID != c.Param("id") {
 			return Instance{}, fmt.Errorf("body id %q differs from path id %q: %w", inst.ID, c.Param("id"), ErrInvalid)
 		}
-		return inst, r.Register(inst)
+		return inst, r.Register(c.Request().Context(), inst)
 	}))
 	g.DELETE("/instances/:id", func(c echo.Context) error {
 		service, ok := r.Service(c.Param("id"))
@@ -76,7 +76,7 @@ func Routes(g *echo.Group, r *Registry, auth Authorize) {
 		if err := auth(c, service); err != nil {
 			return err
 		}
-		if err := r.Deregister(c.Param("id")); err != nil {
+		if err := r.Deregister(c.Request().Context(), c.Param("id")); err != nil {
 			return err
 		}
 		return c.NoContent(http.StatusNoContent)

@@ -257,7 +257,7 @@ func (r *Registry) rebuild() {
 
 // Observe reports, as the gauge atrium.registry.instances, how many live
 // instances each of services has.
-func Observe(m metric.Meter, r *Registry, services []string) error {
+func Observe(m metric.Meter, r Engine, services []string) error {
 	g, err := m.Int64ObservableGauge("atrium.registry.instances", metric.WithUnit("{instance}"),
 		metric.WithDescription("Live instances by service."))
 	if err != nil {

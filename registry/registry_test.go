@@ -105,7 +105,7 @@ func TestKeepRegistersThenDeregisters(t *testing.T) {
 			return err
 		}
 	})
-	registry.Routes(e.Group("/admin/registry"), r, tokens)
+	registry.Routes(e.Group("/admin/registry"), registry.Embedded{Registry: r}, tokens)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	client := registry.NewClient(srv.URL+"/admin/registry", "admin")
@@ -168,7 +168,7 @@ func tokens(c echo.Context, service string) error {
 func TestAServiceCredentialRegistersOnlyItsOwnService(t *testing.T) {
 	r := registry.New(time.Minute)
 	e := server.New(server.Config{MapError: registry.Problem})
-	registry.Routes(e.Group("/admin/registry"), r, tokens)
+	registry.Routes(e.Group("/admin/registry"), registry.Embedded{Registry: r}, tokens)
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -33,6 +34,7 @@ type gatewayFlags struct {
 	healthInterval time.Duration
 	networks       []netip.Prefix
 	hostnames      bool
+	registry       string
 }
 
 func (g *gatewayFlags) flags(name string) *flag.FlagSet {
@@ -48,6 +50,7 @@ func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 		return err
 	})
 	fs.BoolVar(&g.hostnames, "registry-hostnames", false, "let instances register a host name rather than an IP address (env ATRIUM_REGISTRY_HOSTNAMES)")
+	fs.StringVar(&g.registry, "registry", "embedded", "where instances register: embedded (this gateway's memory; services register through its API) or etcd://host:2379[,host:2379…], which every gateway shares (env ATRIUM_REGISTRY)")
 	return fs
 }
 
@@ -62,6 +65,9 @@ func gatewayCommand() *ffcli.Command {
 		Options:    envOptions,
 		Exec: func(ctx context.Context, args []string) error {
 			if err := noArgs("gateway", args); err != nil {
+				return err
+			}
+			if err := checkRegistry(g.registry); err != nil {
 				return err
 			}
 			if g.token == "" {
@@ -85,10 +91,17 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	defer shutdown(tel)
 	// A new or restarted instance gets its service a fresh breaker, so that
 	// checkouts reach it at once rather than after the cooldown.
-	var comp *composite.Composer
-	reg := registry.NewWithOptions(g.ttl, registry.Options{Networks: g.networks, Hostnames: g.hostnames,
-		OnNew: func(inst registry.Instance) { comp.Heal(inst.Service) }})
-	go reg.Run(ctx)
+	var comp atomic.Pointer[composite.Composer]
+	reg, closeRegistry, err := openEngine(ctx, g.registry, g.ttl, registry.Options{Networks: g.networks, Hostnames: g.hostnames},
+		func(inst registry.Instance) {
+			if c := comp.Load(); c != nil {
+				c.Heal(inst.Service)
+			}
+		}, logger)
+	if err != nil {
+		return err
+	}
+	defer closeRegistry()
 	if err := registry.Observe(tel.Meter, reg, services.Names); err != nil {
 		return err
 	}
@@ -121,12 +134,13 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	defer closeBus()
 	set := services.Remote(rt, g.token, g.policy.parts)
-	comp, closer, err := g.policy.composer(ctx, set, g.dataDir, name, tel, logger, nil)
+	composer, closer, err := g.policy.composer(ctx, set, g.dataDir, name, tel, logger, nil)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
-	if err := bus.Follow(ctx, comp.Follows(), comp.OnEvent); err != nil {
+	comp.Store(composer)
+	if err := bus.Follow(ctx, composer.Follows(), composer.OnEvent); err != nil {
 		return err
 	}
 	upstreams := map[string]http.Handler{}
@@ -139,7 +153,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	routes := g.policy.parts.Routes()
 	e := gateway.New(gateway.Config{
 		Logger: logger, AdminToken: g.token, Registry: reg, Name: name,
-		Composer:  comp,
+		Composer:  composer,
 		Telemetry: tel,
 		Sessions:  sessions,
 		Limits:    limits, TrustedProxies: g.policy.trusted, CORSOrigins: g.policy.corsOrigins,

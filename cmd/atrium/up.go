@@ -33,6 +33,9 @@ func upCommand() *ffcli.Command {
 			if err := noArgs("up", args); err != nil {
 				return err
 			}
+			if err := checkRegistry(g.registry); err != nil {
+				return err
+			}
 			counts, err := parseReplicas(*replicas)
 			if err != nil {
 				return err
@@ -60,6 +63,10 @@ func upCommand() *ffcli.Command {
 			}
 			defer stopBroker()
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
+			join := registryURL // the services register through the gateway's API, or in the shared etcd
+			if _, isEtcd, _ := etcdEndpoints(g.registry); isEtcd {
+				join = g.registry
+			}
 			var procs []process.Child
 			for _, name := range services.Names {
 				owners := []string{""} // the whole service
@@ -72,7 +79,7 @@ func upCommand() *ffcli.Command {
 					for i := range counts[name] {
 						child := process.Child{
 							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
-							Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", registryURL,
+							Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", join,
 								"--data-dir", g.dataDir, "--nats", g.policy.nats}, g.logging.args()...),
 							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
 						}

@@ -35,6 +35,7 @@ type Registry struct {
 	ttl    time.Duration
 	admits func(registry.Instance) error
 	logger *slog.Logger
+	onNew  func(registry.Instance)
 
 	mu    sync.Mutex
 	owned map[string]owned // the instances this process registered, by id
@@ -62,6 +63,9 @@ type Config struct {
 	Admission registry.Options
 	// Logger reports the watch's troubles [slog.Default()].
 	Logger *slog.Logger
+	// OnNew, when not nil, is told of every instance the view gains (a new
+	// or restarted instance), after the view has it.
+	OnNew func(registry.Instance)
 }
 
 // New connects to etcd and starts watching the instances; the view is
@@ -77,7 +81,7 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd %v: %w", cfg.Endpoints, err)
 	}
-	r := &Registry{client: client, ttl: cfg.TTL, admits: cfg.Admission.Admits, logger: cfg.Logger, owned: map[string]owned{}}
+	r := &Registry{client: client, ttl: cfg.TTL, admits: cfg.Admission.Admits, logger: cfg.Logger, onNew: cfg.OnNew, owned: map[string]owned{}}
 	r.view.Store(&map[string][]registry.Instance{})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -169,6 +173,27 @@ func (r *Registry) Instances(service string) []registry.Instance {
 	return (*r.view.Load())[service]
 }
 
+// All returns every live instance in this process's view, ordered by
+// service then id.
+func (r *Registry) All() []registry.Instance {
+	view := *r.view.Load()
+	out := []registry.Instance{}
+	for _, name := range slices.Sorted(maps.Keys(view)) {
+		out = append(out, view[name]...)
+	}
+	return out
+}
+
+// Service returns the service of instance id in this process's view.
+func (r *Registry) Service(id string) (string, bool) {
+	for service, insts := range *r.view.Load() {
+		if slices.ContainsFunc(insts, func(i registry.Instance) bool { return i.ID == id }) {
+			return service, true
+		}
+	}
+	return "", false
+}
+
 // load reads every instance into the view, and returns them by key and
 // the revision to watch from.
 func (r *Registry) load(ctx context.Context) (map[string]registry.Instance, int64, error) {
@@ -240,8 +265,9 @@ func (r *Registry) decode(v []byte) (registry.Instance, bool) {
 	return inst, true
 }
 
-// publish makes all the view.
+// publish makes all the view, and tells OnNew of the instances it gains.
 func (r *Registry) publish(all map[string]registry.Instance) {
+	old := r.view.Load()
 	view := map[string][]registry.Instance{}
 	for _, k := range slices.Sorted(maps.Keys(all)) {
 		inst := all[k]
@@ -251,6 +277,14 @@ func (r *Registry) publish(all map[string]registry.Instance) {
 		slices.SortFunc(insts, func(a, b registry.Instance) int { return cmp.Compare(a.ID, b.ID) })
 	}
 	r.view.Store(&view)
+	if r.onNew == nil {
+		return
+	}
+	for _, inst := range all {
+		if !slices.ContainsFunc((*old)[inst.Service], func(i registry.Instance) bool { return i.ID == inst.ID }) {
+			r.onNew(inst)
+		}
+	}
 }
 
 var _ registry.Engine = (*Registry)(nil)

@@ -46,8 +46,9 @@ type Config struct {
 	// Meta is added to the instance's registry entry (the partition it
 	// owns, say).
 	Meta map[string]string
-	// Registry, when not nil, is where the instance registers.
-	Registry *registry.Client
+	// Registry, when not nil, is where the instance registers: a gateway's
+	// registry API (registry.Client) or a shared engine (etcd).
+	Registry registry.Registrar
 	// Heartbeat is how often the registration is renewed [1s].
 	Heartbeat time.Duration
 	// Token is the service's credential (services.Token): every route but

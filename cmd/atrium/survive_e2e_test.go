@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/testkit"
+	"github.com/atrium-bff/atrium/orchestration/composite"
 
 	_ "modernc.org/sqlite"
 )
@@ -148,18 +149,21 @@ func TestCheckoutSurvivesKills(t *testing.T) {
 		key := fmt.Sprintf("survive-u20-%d", n)
 		r := gw[1].do(t, "POST", "/api/v1/checkout", `{"user_id":"u20"}`, "Idempotency-Key", key)
 		last = r
+		answer := clientAnswer(r)
 		mu.Lock()
 		tried = append(tried, key)
-		first[key] = clientAnswer(r)
+		first[key] = answer
 		mu.Unlock()
+		// What this proves is that the restarted instance healed orders'
+		// breaker at once, rather than after its 5 s cooldown: once the new
+		// instance is registered, no checkout finds that breaker open. (Other
+		// breakers may open meanwhile: payments fails 30% of its calls.)
+		if !restarted.IsZero() && time.Since(restarted) > 500*time.Millisecond && answer.code == "source_circuit_open" &&
+			(answer.step == composite.StepOrder || answer.step == composite.StepLookup) {
+			t.Fatalf("%v after the new orders instance registered, orders' breaker was still open: %s", time.Since(restarted), r.body)
+		}
 		if r.status == http.StatusCreated && !restarted.IsZero() {
-			// Not a timing test: what it proves is that the restarted
-			// instance healed the breaker, rather than its 5 s cooldown.
-			heal := time.Since(restarted)
-			t.Logf("orders restarted; the first checkout through it succeeded %v later", heal)
-			if heal > 4*time.Second {
-				t.Errorf("the first checkout after orders restarted took %v: the breaker waited out its cooldown", heal)
-			}
+			t.Logf("orders restarted; the first checkout through it succeeded %v later", time.Since(restarted))
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/registry"
 )
 
 // keys returns the top-level keys of a JSON object, sorted.
@@ -140,5 +142,18 @@ func TestTheDocumentListsEachCompositesParts(t *testing.T) {
 		if _, err := parts.Parse(" , "); err == nil || !strings.Contains(err.Error(), "fields is empty") {
 			t.Errorf("%s: no part: %v", name, err)
 		}
+	}
+}
+
+// TestAGatewayWithoutChildrenCannotScale: only atrium up runs its
+// services; a gateway alone says so.
+func TestAGatewayWithoutChildrenCannotScale(t *testing.T) {
+	h := microservices(t, registry.New(time.Minute))
+	auth := []string{"Authorization", "Bearer " + token}
+	if p := wantProblem(t, do(t, h, "PUT", "/admin/services/catalog/replicas", `{"replicas":2}`, auth...), 409); p.Code != "not_supervised" {
+		t.Errorf("a gateway alone: %+v", p)
+	}
+	if w := do(t, h, "PUT", "/admin/services/catalog/replicas", `{"replicas":2}`); w.Code != 401 {
+		t.Errorf("without the admin token: %d", w.Code)
 	}
 }

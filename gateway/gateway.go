@@ -57,8 +57,12 @@ type Config struct {
 	// in the hop.TimeoutHeader header) and is passed on to the service in
 	// that header; past it the answer is a 504 [10s].
 	ProxyTimeout time.Duration
-	// Registry, when not nil, is served under /admin/registry.
+	// Registry, when not nil, is served under /admin/registry, and
+	// PUT /admin/services/{name}/replicas with it.
 	Registry registry.Engine
+	// Scale starts and stops a service's replicas (atrium up's); nil on a
+	// gateway that does not run its services.
+	Scale Scale
 	// Faults, when not nil, is served under /admin/services/{name}/faults.
 	Faults Faults
 	// Ready reports readiness for /readyz. If nil, always ready.
@@ -144,6 +148,9 @@ func New(cfg Config) *echo.Echo {
 		admin := e.Group("/admin", append([]echo.MiddlewareFunc{server.RequireToken(cfg.AdminToken)}, validate...)...)
 		if cfg.Faults != nil {
 			faultRoutes(admin, cfg.Faults)
+		}
+		if cfg.Registry != nil {
+			scaleRoutes(admin, cfg.Scale)
 		}
 		// Profiles of the running gateway, for go tool pprof.
 		prof := e.Group("/debug/pprof", server.RequireToken(cfg.AdminToken))

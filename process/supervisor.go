@@ -55,6 +55,19 @@ func (s *Supervisor) Run(ctx context.Context, children []Child) error {
 	return errors.Join(errs...)
 }
 
+// Start runs c as Run runs its children (restarted when it exits), until
+// ctx is done or the returned stop is called; stop stops c gracefully and
+// returns once it has exited.
+func (s *Supervisor) Start(ctx context.Context, c Child) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.keep(ctx, c)
+	}()
+	return func() { cancel(); <-done }
+}
+
 func (s *Supervisor) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger

@@ -35,6 +35,7 @@ type gatewayFlags struct {
 	networks       []netip.Prefix
 	hostnames      bool
 	registry       string
+	scale          gateway.Scale // up's, which runs the services
 }
 
 func (g *gatewayFlags) flags(name string) *flag.FlagSet {
@@ -152,7 +153,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	routes := g.policy.parts.Routes()
 	e := gateway.New(gateway.Config{
-		Logger: logger, AdminToken: g.token, Registry: reg, Name: name,
+		Logger: logger, AdminToken: g.token, Registry: reg, Name: name, Scale: g.scale,
 		Composer:  composer,
 		Telemetry: tel,
 		Sessions:  sessions,

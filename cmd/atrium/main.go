@@ -181,11 +181,11 @@ func root() *ffcli.Command {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	return &ffcli.Command{
 		Name:       "atrium",
-		ShortUsage: "atrium [--version] <up|monolith|gateway|service|cluster|nginx-config|service-token> [flags]",
+		ShortUsage: "atrium [--version] <up|monolith|gateway|service|cluster|nginx-config|service-token|scale> [flags]",
 		ShortHelp:  "a backend-for-frontend server, as a monolith or as microservices",
 		FlagSet:    fs,
 		Subcommands: []*ffcli.Command{
-			upCommand(), monolithCommand(), gatewayCommand(), serviceCommand(), clusterCommand(), nginxConfigCommand(), serviceTokenCommand(),
+			upCommand(), monolithCommand(), gatewayCommand(), serviceCommand(), clusterCommand(), nginxConfigCommand(), serviceTokenCommand(), scaleCommand(),
 		},
 		Exec: func(_ context.Context, args []string) error {
 			switch {

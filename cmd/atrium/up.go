@@ -10,9 +10,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/services"
@@ -67,43 +69,56 @@ func upCommand() *ffcli.Command {
 			if _, isEtcd, _ := etcdEndpoints(g.registry); isEtcd {
 				join = g.registry
 			}
-			var procs []process.Child
-			for _, name := range services.Names {
-				owners := []string{""} // the whole service
-				scheme := g.policy.parts[name]
-				if scheme != nil {
-					owners = partition.Names(scheme) // an instance (or --replicas) per partition
-				}
+			// child is the ith replica of service name, or of its partition owns.
+			child := func(name, owns string, i int) process.Child {
 				user, password := g.policy.natsAccount(g.token, name)
-				for _, owns := range owners {
-					for i := range counts[name] {
-						child := process.Child{
-							Name: fmt.Sprintf("%s-%d", name, i+1), Path: self,
-							Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", join,
-								"--data-dir", g.dataDir, "--nats", g.policy.nats}, g.logging.args()...),
-							Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
-						}
-						if owns != "" {
-							child.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i+1)
-							child.Args = append(child.Args, "--partition", scheme.String(), "--owns", owns)
-						}
-						child.Args = append(child.Args, name)
-						procs = append(procs, child)
-					}
+				c := process.Child{
+					Name: fmt.Sprintf("%s-%d", name, i), Path: self,
+					Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", join,
+						"--data-dir", g.dataDir, "--nats", g.policy.nats}, g.logging.args()...),
+					Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
 				}
+				if owns != "" {
+					c.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i)
+					c.Args = append(c.Args, "--partition", g.policy.parts[name].String(), "--owns", owns)
+				}
+				c.Args = append(c.Args, name)
+				return c
 			}
 			// Stop in order: children first, so that they deregister from a
 			// gateway that still runs; then the gateway.
 			gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
 			defer stopGateway()
-			gwDone := make(chan error, 1)
-			go func() { gwDone <- runGateway(gwCtx, ln, g, g.logger("gateway")) }()
-			go announce(ctx, registryURL, fmt.Sprintf("microservices: the gateway and %d service processes", len(procs)), tokenPath, logger)
-			sup := &process.Supervisor{Logger: logger}
 			supCtx, stopChildren := context.WithCancel(ctx)
 			defer stopChildren()
+			f := &fleet{sup: &process.Supervisor{Logger: logger}, ctx: supCtx, child: child, stops: map[string][]func(){}}
+			started := 0
+			for _, name := range services.Names {
+				if scheme := g.policy.parts[name]; scheme != nil {
+					for _, owns := range partition.Names(scheme) { // an instance (or --replicas) per partition, not scaled
+						for i := range counts[name] {
+							f.start(name, owns, i+1)
+							started++
+						}
+					}
+					continue
+				}
+				if _, err := f.Scale(context.Background(), name, counts[name]); err != nil {
+					return err
+				}
+				started += counts[name]
+			}
+			g.scale = func(ctx context.Context, service string, n int) (int, error) {
+				if g.policy.parts[service] != nil {
+					return 0, fmt.Errorf("%s is partitioned: its instances are its partitions': %w", service, gateway.ErrNotScalable)
+				}
+				return f.Scale(ctx, service, n)
+			}
+			gwDone := make(chan error, 1)
+			go func() { gwDone <- runGateway(gwCtx, ln, g, g.logger("gateway")) }()
+			go announce(ctx, registryURL, fmt.Sprintf("microservices: the gateway and %d service processes", started), tokenPath, logger)
 			supDone := make(chan error, 1)
-			go func() { supDone <- sup.Run(supCtx, procs) }()
+			go func() { <-supCtx.Done(); supDone <- f.wait() }()
 			select {
 			case err := <-gwDone: // the gateway failed: take the children down too
 				stopChildren()
@@ -181,4 +196,61 @@ func newToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// fleet is up's service processes: the supervisor keeps each running, and
+// Scale starts or stops replicas of a service while the others serve.
+type fleet struct {
+	sup   *process.Supervisor
+	ctx   context.Context
+	child func(name, owns string, i int) process.Child
+
+	mu    sync.Mutex
+	stops map[string][]func() // each service's replicas' stops, oldest first
+	seq   map[string]int      // the last replica number given, per service
+	wg    sync.WaitGroup
+}
+
+// start starts replica i of name (or of its partition owns), and returns
+// what stops it (again and again, harmlessly).
+func (f *fleet) start(name, owns string, i int) func() {
+	f.wg.Add(1)
+	stop := f.sup.Start(f.ctx, f.child(name, owns, i))
+	go func() {
+		defer f.wg.Done()
+		<-f.ctx.Done()
+		stop()
+	}()
+	return stop
+}
+
+// Scale runs n replicas of service: it starts the missing ones, or stops
+// the newest ones (each deregisters, then drains, before it exits) and
+// returns once they have exited. It returns how many ran before.
+func (f *fleet) Scale(ctx context.Context, service string, n int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seq == nil {
+		f.seq = map[string]int{}
+	}
+	was := len(f.stops[service])
+	for len(f.stops[service]) < n {
+		f.seq[service]++
+		f.stops[service] = append(f.stops[service], f.start(service, "", f.seq[service]))
+	}
+	for len(f.stops[service]) > n {
+		last := len(f.stops[service]) - 1
+		f.stops[service][last]()
+		f.stops[service] = f.stops[service][:last]
+		if ctx.Err() != nil {
+			return was, ctx.Err()
+		}
+	}
+	return was, nil
+}
+
+// wait returns once every replica has exited (after f.ctx is done).
+func (f *fleet) wait() error {
+	f.wg.Wait()
+	return nil
 }

@@ -1,10 +1,8 @@
 package testkit
 
 import (
-	"net"
 	"os/exec"
 	"testing"
-	"time"
 )
 
 // Etcd runs a real etcd (Debian's etcd-server) as a one-member cluster on
@@ -18,18 +16,7 @@ func Etcd(t testing.TB) string {
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "test="+peer, "--log-level", "error")
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", client[len("http://"):]); err == nil {
-			c.Close()
-			return client
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("etcd did not listen within 20 s")
-		}
-	}
+	serve(t, cmd)
+	listening(t, client[len("http://"):], "etcd")
+	return client
 }

@@ -18,11 +18,7 @@ func Redis(t testing.TB) string {
 	addr := FreeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
 	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	serve(t, cmd)
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer client.Close()
 	for deadline := time.Now().Add(10 * time.Second); client.Ping(context.Background()).Err() != nil; time.Sleep(20 * time.Millisecond) {

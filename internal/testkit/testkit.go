@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // Tool returns the path of a program the tests need. Where it is missing
@@ -30,6 +31,31 @@ func Tool(t testing.TB, name string) string {
 		t.Skipf("%s is not installed", name)
 	}
 	return path
+}
+
+// serve starts cmd, a server a test needs: it dies with the test's process
+// and is killed when the test ends.
+func serve(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	dieWithTest(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// listening waits until what listens on addr, failing the test after 20 s.
+func listening(t testing.TB, addr, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen within 20 s", what)
+		}
+	}
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment

@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 DEADCODE_VERSION    := v0.52.0
 export GOTOOLCHAIN := local
 
-.PHONY: run monolith build test setup lint bench fuzz clean docs-assets compare cluster-bench
+.PHONY: run monolith build test test-consul setup lint bench fuzz clean docs-assets compare cluster-bench
 
 ## run: build and start the gateway plus every service as its own process
 run: build
@@ -60,6 +60,14 @@ docs-assets:
 	cp openapi/node_modules/swagger-ui-dist/swagger-ui-bundle.js openapi/node_modules/swagger-ui-dist/swagger-ui.css \
 		openapi/node_modules/swagger-ui-dist/favicon-32x32.png openapi/docs/
 	cp openapi/node_modules/swagger-ui-dist/LICENSE openapi/docs/swagger-ui-license.txt
+
+## test-consul: the registry's conformance suite on a real Consul agent, which Consul's module source builds
+## into bin/consul (no Debian package; a download is not possible here). It fails, never skips, without it.
+test-consul: setup $(BIN)/consul
+	PATH="$(abspath $(BIN)):$$PATH" ATRIUM_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -tags consul ./registry/consul/
+
+$(BIN)/consul: registry/consul/agent/go.mod
+	cd registry/consul/agent && $(GO) build -o $(abspath $(BIN))/consul github.com/hashicorp/consul
 
 ## lint: gofmt, go vet, staticcheck, the build on macOS and Windows, a tidy go.mod and no dead code, as CI runs them
 lint: $(BIN)/staticcheck $(BIN)/deadcode

@@ -47,7 +47,7 @@ func TestTheCommandLineSaysWhatIsWrong(t *testing.T) {
 		{[]string{"monolith", "--cors-origins", "localhost:3000"}, "is not an origin"},
 		{[]string{"monolith", "--log-format", "yaml"}, "want auto, json, text"},
 		{[]string{"gateway", "--log-level", "loud"}, "want debug, info, warn, error"},
-		{[]string{"gateway", "--registry", "zookeeper://127.0.0.1:2181"}, "want embedded or etcd://host:port"},
+		{[]string{"gateway", "--registry", "zookeeper://127.0.0.1:2181"}, "want embedded, etcd://host:port or consul://host:port"},
 		{[]string{"gateway", "--registry", "etcd://"}, "want etcd://host:port"},
 	} {
 		code, _, stderr := run(c.args...)

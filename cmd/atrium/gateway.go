@@ -51,7 +51,7 @@ func (g *gatewayFlags) flags(name string) *flag.FlagSet {
 		return err
 	})
 	fs.BoolVar(&g.hostnames, "registry-hostnames", false, "let instances register a host name rather than an IP address (env ATRIUM_REGISTRY_HOSTNAMES)")
-	fs.StringVar(&g.registry, "registry", "embedded", "where instances register: embedded (this gateway's memory; services register through its API) or etcd://host:2379[,host:2379…], which every gateway shares (env ATRIUM_REGISTRY)")
+	fs.StringVar(&g.registry, "registry", "embedded", "where instances register: embedded (this gateway's memory; services register through its API), etcd://host:2379[,host:2379…] or consul://host:8500 (its local agent), which every gateway shares (env ATRIUM_REGISTRY)")
 	return fs
 }
 

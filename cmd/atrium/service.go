@@ -13,7 +13,6 @@ import (
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/registry"
-	"github.com/atrium-bff/atrium/registry/etcd"
 	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/instance"
 )
@@ -22,7 +21,7 @@ func serviceCommand() *ffcli.Command {
 	var (
 		c         common
 		fs        = c.flags("service", "127.0.0.1:0")
-		reg       = fs.String("registry", "", "where to register: the base URL of the gateway whose embedded registry to join, e.g. http://127.0.0.1:8080, or etcd://host:2379[,host:2379…] (env ATRIUM_REGISTRY)")
+		reg       = fs.String("registry", "", "where to register: the base URL of the gateway whose embedded registry to join, e.g. http://127.0.0.1:8080, etcd://host:2379[,host:2379…] or consul://host:8500 (env ATRIUM_REGISTRY)")
 		advertise = fs.String("advertise", "", "address to register; default: the listen host, or 127.0.0.1 when that is unspecified (env ATRIUM_ADVERTISE)")
 		heartbeat = fs.Duration("heartbeat", time.Second, "how often to renew the registration (env ATRIUM_HEARTBEAT)")
 		scheme    = fs.String("partition", "", "the partition scheme this instance owns a partition of, as --partitions gives it to the gateway: range:A-D,E-P,Q-Z (env ATRIUM_PARTITION)")
@@ -84,16 +83,12 @@ func serviceCommand() *ffcli.Command {
 				Token: *token, Logger: logger,
 				Telemetry: tel, Ready: process.Ready, ReadTimeout: c.readTimeout,
 			}
-			endpoints, isEtcd, err := etcdEndpoints(*reg)
+			shared, closeShared, isShared, err := openShared(ctx, *reg, 3*max(*heartbeat, time.Second), anywhere, nil, logger)
 			switch {
 			case err != nil:
 				return err
-			case isEtcd:
-				shared, err := etcd.New(ctx, etcd.Config{Endpoints: endpoints, TTL: 3 * max(*heartbeat, time.Second), Admission: anywhere, Logger: logger})
-				if err != nil {
-					return err
-				}
-				defer shared.Close()
+			case isShared: // etcd or Consul
+				defer closeShared()
 				cfg.Registry = shared
 			case *reg != "":
 				cfg.Registry = registry.NewClient(*reg+"/admin/registry", *token)

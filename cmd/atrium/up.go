@@ -66,7 +66,8 @@ func upCommand() *ffcli.Command {
 			defer stopBroker()
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
 			join := registryURL // the services register through the gateway's API, or in the shared etcd
-			if _, isEtcd, _ := etcdEndpoints(g.registry); isEtcd {
+			_, isEtcd, _ := etcdEndpoints(g.registry)
+			if _, isConsul, _ := consulAddress(g.registry); isEtcd || isConsul {
 				join = g.registry
 			}
 			// child is the ith replica of service name, or of its partition owns.

@@ -8,7 +8,6 @@
 package etcd
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,12 +33,11 @@ type Registry struct {
 	ttl    time.Duration
 	admits func(registry.Instance) error
 	logger *slog.Logger
-	onNew  func(registry.Instance)
 
 	mu    sync.Mutex
 	owned map[string]owned // the instances this process registered, by id
 
-	view atomic.Pointer[map[string][]registry.Instance] // service → instances by id
+	registry.View // the instances, as the watch last saw them
 }
 
 // owned is an instance this process registered: its key and lease.
@@ -81,8 +78,8 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd %v: %w", cfg.Endpoints, err)
 	}
-	r := &Registry{client: client, ttl: cfg.TTL, admits: cfg.Admission.Admits, logger: cfg.Logger, onNew: cfg.OnNew, owned: map[string]owned{}}
-	r.view.Store(&map[string][]registry.Instance{})
+	r := &Registry{client: client, ttl: cfg.TTL, admits: cfg.Admission.Admits, logger: cfg.Logger, owned: map[string]owned{}}
+	r.OnNew = cfg.OnNew
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	all, rev, err := r.load(ctx)
@@ -146,10 +143,8 @@ func (r *Registry) Deregister(ctx context.Context, id string) error {
 	delete(r.owned, id)
 	r.mu.Unlock()
 	if !mine {
-		for _, insts := range *r.view.Load() {
-			if i := slices.IndexFunc(insts, func(i registry.Instance) bool { return i.ID == id }); i >= 0 {
-				o.key = key(insts[i])
-			}
+		if service, ok := r.Service(id); ok {
+			o.key = key(registry.Instance{Service: service, ID: id})
 		}
 	}
 	if o.key == "" {
@@ -166,32 +161,6 @@ func (r *Registry) Deregister(ctx context.Context, id string) error {
 		return fmt.Errorf("deregister %s: %w", id, registry.ErrNotFound)
 	}
 	return nil
-}
-
-// Instances returns a service's live instances in this process's view.
-func (r *Registry) Instances(service string) []registry.Instance {
-	return (*r.view.Load())[service]
-}
-
-// All returns every live instance in this process's view, ordered by
-// service then id.
-func (r *Registry) All() []registry.Instance {
-	view := *r.view.Load()
-	out := []registry.Instance{}
-	for _, name := range slices.Sorted(maps.Keys(view)) {
-		out = append(out, view[name]...)
-	}
-	return out
-}
-
-// Service returns the service of instance id in this process's view.
-func (r *Registry) Service(id string) (string, bool) {
-	for service, insts := range *r.view.Load() {
-		if slices.ContainsFunc(insts, func(i registry.Instance) bool { return i.ID == id }) {
-			return service, true
-		}
-	}
-	return "", false
 }
 
 // load reads every instance into the view, and returns them by key and
@@ -265,26 +234,9 @@ func (r *Registry) decode(v []byte) (registry.Instance, bool) {
 	return inst, true
 }
 
-// publish makes all the view, and tells OnNew of the instances it gains.
+// publish makes all the view.
 func (r *Registry) publish(all map[string]registry.Instance) {
-	old := r.view.Load()
-	view := map[string][]registry.Instance{}
-	for _, k := range slices.Sorted(maps.Keys(all)) {
-		inst := all[k]
-		view[inst.Service] = append(view[inst.Service], inst)
-	}
-	for _, insts := range view {
-		slices.SortFunc(insts, func(a, b registry.Instance) int { return cmp.Compare(a.ID, b.ID) })
-	}
-	r.view.Store(&view)
-	if r.onNew == nil {
-		return
-	}
-	for _, inst := range all {
-		if !slices.ContainsFunc((*old)[inst.Service], func(i registry.Instance) bool { return i.ID == inst.ID }) {
-			r.onNew(inst)
-		}
-	}
+	r.Publish(slices.Collect(maps.Values(all)))
 }
 
 var _ registry.Engine = (*Registry)(nil)

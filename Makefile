@@ -61,10 +61,12 @@ docs-assets:
 		openapi/node_modules/swagger-ui-dist/favicon-32x32.png openapi/docs/
 	cp openapi/node_modules/swagger-ui-dist/LICENSE openapi/docs/swagger-ui-license.txt
 
-## test-consul: the registry's conformance suite on a real Consul agent, which Consul's module source builds
-## into bin/consul (no Debian package; a download is not possible here). It fails, never skips, without it.
+## test-consul: the registry's conformance suite, and two gateways sharing it, on a real Consul agent, which
+## Consul's module source builds into bin/consul (no Debian package; a download is not possible here). It
+## fails, never skips, without it.
 test-consul: setup $(BIN)/consul
 	PATH="$(abspath $(BIN)):$$PATH" ATRIUM_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -tags consul ./registry/consul/
+	PATH="$(abspath $(BIN)):$$PATH" ATRIUM_REQUIRE_TOOLS=1 $(GO) test -race -count=1 -tags consul -run 'TestTwoGatewaysShareOne' ./cmd/atrium/
 
 $(BIN)/consul: registry/consul/agent/go.mod
 	cd registry/consul/agent && $(GO) build -o $(abspath $(BIN))/consul github.com/hashicorp/consul

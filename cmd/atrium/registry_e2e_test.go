@@ -23,8 +23,12 @@ import (
 // process still runs). A service that leaves is no longer routed to by
 // either.
 func TestTwoGatewaysShareOneEtcd(t *testing.T) {
+	twoGatewaysShare(t, "etcd://"+strings.TrimPrefix(testkit.Etcd(t), "http://"))
+}
+
+// twoGatewaysShare runs the test above on the registry reg (etcd, Consul).
+func twoGatewaysShare(t *testing.T, reg string) {
 	testkit.Tool(t, "nginx")
-	reg := "etcd://" + strings.TrimPrefix(testkit.Etcd(t), "http://")
 	nats := []string{"--nats", testkit.NATS(t, "atrium", "shared"), "--nats-password", "shared"}
 	data := t.TempDir()
 	var svcs []*proc
@@ -39,7 +43,7 @@ func TestTwoGatewaysShareOneEtcd(t *testing.T) {
 	}
 	for _, gw := range gws {
 		if n := len(gw.instances(t, "")); n != len(services.Names) {
-			t.Fatalf("a gateway reads %d instances from etcd, want %d", n, len(services.Names))
+			t.Fatalf("a gateway reads %d instances from its registry, want %d", n, len(services.Names))
 		}
 	}
 	base := startNginx(t, addrs, "")
@@ -68,7 +72,7 @@ func TestTwoGatewaysShareOneEtcd(t *testing.T) {
 		}
 	}
 	if n := len(gws[0].instances(t, "")); n != len(services.Names) {
-		t.Errorf("after a gateway stopped, %d instances in etcd, want %d", n, len(services.Names))
+		t.Errorf("after a gateway stopped, %d instances in the registry, want %d", n, len(services.Names))
 	}
 
 	// A service that leaves deregisters from etcd: the gateway stops routing to it.

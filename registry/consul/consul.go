@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -89,6 +90,10 @@ func (r *Registry) TTL() time.Duration { return r.cfg.TTL }
 
 func checkID(id string) string { return "service:" + id }
 
+// Tag marks the Consul services that are atrium's instances: a view leaves
+// out the others an agent lists (Consul's own "consul", say).
+const Tag = "atrium"
+
 // Register registers inst with the agent and a TTL check, or passes the
 // check when this process registered it already.
 func (r *Registry) Register(ctx context.Context, inst registry.Instance) error {
@@ -109,7 +114,7 @@ func (r *Registry) Register(ctx context.Context, inst registry.Instance) error {
 		// The agent forgot it (it restarted): register again.
 	}
 	err := r.client.Agent().ServiceRegisterOpts(&api.AgentServiceRegistration{
-		ID: inst.ID, Name: inst.Service, Address: inst.Address, Port: inst.Port, Tags: inst.Tags, Meta: inst.Meta,
+		ID: inst.ID, Name: inst.Service, Address: inst.Address, Port: inst.Port, Tags: append(slices.Clone(inst.Tags), Tag), Meta: inst.Meta,
 		Check: &api.AgentServiceCheck{TTL: r.cfg.TTL.String(), Status: api.HealthPassing, DeregisterCriticalServiceAfter: "1m"},
 	}, api.ServiceRegisterOpts{}.WithContext(ctx))
 	if err != nil {
@@ -174,7 +179,7 @@ func (r *Registry) follow(ctx context.Context, service string) error {
 // read waits (a blocking query, when index is not 0) for a service's
 // passing instances to change after index, and publishes them.
 func (r *Registry) read(ctx context.Context, service string, index uint64) (uint64, error) {
-	entries, meta, err := r.client.Health().Service(service, "", true, (&api.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx))
+	entries, meta, err := r.client.Health().Service(service, Tag, true, (&api.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx))
 	if err != nil {
 		return index, fmt.Errorf("consul: read %s: %w", service, err)
 	}
@@ -184,7 +189,11 @@ func (r *Registry) read(ctx context.Context, service string, index uint64) (uint
 		if addr == "" {
 			addr = e.Node.Address
 		}
-		inst := registry.Instance{ID: e.Service.ID, Service: e.Service.Service, Address: addr, Port: e.Service.Port, Tags: e.Service.Tags, Meta: e.Service.Meta}
+		tags := slices.DeleteFunc(slices.Clone(e.Service.Tags), func(t string) bool { return t == Tag })
+		if len(tags) == 0 {
+			tags = nil
+		}
+		inst := registry.Instance{ID: e.Service.ID, Service: e.Service.Service, Address: addr, Port: e.Service.Port, Tags: tags, Meta: e.Service.Meta}
 		if inst.Validate() != nil || r.cfg.Admission.Admits(inst) != nil {
 			r.cfg.Logger.Warn("consul: an instance that is not valid here, left out", "id", inst.ID, "address", addr+":"+strconv.Itoa(inst.Port))
 			continue

@@ -71,15 +71,13 @@ func Load(mode string) (*Spec, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("openapi: invalid document: %w", err)
 	}
-	yml := specYAML
-	if mode != "" && only(doc, mode) {
-		yml = nil // made from the JSON below
-	}
+	dropped := mode != "" && only(doc, mode)
 	js, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("openapi: to JSON: %w", err)
 	}
-	if yml == nil {
+	yml := specYAML // as written, unless operations were left out
+	if dropped {
 		if yml, err = toYAML(js); err != nil {
 			return nil, err
 		}

@@ -8,7 +8,6 @@
 package registry
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -18,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -100,10 +98,10 @@ type Registry struct {
 	ttl  time.Duration
 	opts Options
 
-	mu      sync.Mutex // guards entries and the snapshot's rebuild
+	mu      sync.Mutex // guards entries and the view's rebuild
 	entries map[string]entry
 
-	snapshot atomic.Pointer[map[string][]Instance] // service → instances by id
+	View // the live instances, for lock-free reads
 }
 
 // New returns a registry whose registrations expire ttl after their last
@@ -119,9 +117,7 @@ func NewWithOptions(ttl time.Duration, opts Options) *Registry {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &Registry{ttl: ttl, opts: opts, entries: map[string]entry{}}
-	r.snapshot.Store(&map[string][]Instance{})
-	return r
+	return &Registry{ttl: ttl, opts: opts, entries: map[string]entry{}}
 }
 
 // Admits checks an instance's address against the networks instances
@@ -197,22 +193,6 @@ func (r *Registry) Deregister(id string) error {
 	return nil
 }
 
-// Instances returns the live instances of a service, ordered by id. The
-// slice is shared: callers must not modify it.
-func (r *Registry) Instances(service string) []Instance {
-	return (*r.snapshot.Load())[service]
-}
-
-// All returns every live instance, ordered by service then id.
-func (r *Registry) All() []Instance {
-	snap := *r.snapshot.Load()
-	out := []Instance{}
-	for _, name := range slices.Sorted(maps.Keys(snap)) {
-		out = append(out, snap[name]...)
-	}
-	return out
-}
-
 // Sweep removes the instances whose registration expired by now.
 func (r *Registry) Sweep(now time.Time) {
 	r.mu.Lock()
@@ -243,16 +223,13 @@ func (r *Registry) Run(ctx context.Context) {
 	}
 }
 
-// rebuild publishes a new snapshot; the caller holds r.mu.
+// rebuild publishes the entries as the view; the caller holds r.mu.
 func (r *Registry) rebuild() {
-	snap := map[string][]Instance{}
+	insts := make([]Instance, 0, len(r.entries))
 	for _, e := range r.entries {
-		snap[e.inst.Service] = append(snap[e.inst.Service], e.inst)
+		insts = append(insts, e.inst)
 	}
-	for _, insts := range snap {
-		slices.SortFunc(insts, func(a, b Instance) int { return cmp.Compare(a.ID, b.ID) })
-	}
-	r.snapshot.Store(&snap)
+	r.Publish(insts)
 }
 
 // Observe reports, as the gauge atrium.registry.instances, how many live

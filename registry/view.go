@@ -42,7 +42,8 @@ func (v *View) load() map[string][]Instance {
 	return nil
 }
 
-// Instances returns a service's instances, ordered by id.
+// Instances returns a service's instances, ordered by id. The slice is
+// shared: callers must not modify it.
 func (v *View) Instances(service string) []Instance { return v.load()[service] }
 
 // All returns every instance, ordered by service then id.

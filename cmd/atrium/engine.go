@@ -13,78 +13,86 @@ import (
 	"github.com/atrium-bff/atrium/registry/etcd"
 )
 
-// etcdEndpoints reads etcd://host:port[,host:port…] as etcd's client
-// URLs; ok is false for a registry that is not etcd.
-func etcdEndpoints(spec string) (endpoints []string, ok bool, err error) {
-	rest, ok := strings.CutPrefix(spec, "etcd://")
-	if !ok {
-		return nil, false, nil
+// A --registry: where instances register.
+type registrySpec struct {
+	// kind is embedded (a gateway's memory), etcd, consul, or url (the
+	// gateway whose embedded registry a service joins).
+	kind string
+	// at is etcd's client URLs, Consul's agent address, or the URL.
+	at []string
+}
+
+// shared reports whether several processes share the registry.
+func (r registrySpec) shared() bool { return r.kind == "etcd" || r.kind == "consul" }
+
+// parseRegistry reads embedded (or nothing), etcd://host:port[,host:port…],
+// consul://host:port (the local agent), or a gateway's base URL.
+func parseRegistry(spec string) (registrySpec, error) {
+	bad := func(want string) (registrySpec, error) {
+		return registrySpec{}, usageError{fmt.Sprintf("--registry %q: want %s", spec, want)}
 	}
-	for hp := range strings.SplitSeq(rest, ",") {
-		if hp == "" || strings.ContainsAny(hp, "/?#@") {
-			return nil, true, usageError{fmt.Sprintf("--registry %q: want etcd://host:port[,host:port…]", spec)}
+	scheme, rest, _ := strings.Cut(spec, "://")
+	switch {
+	case spec == "" || spec == "embedded":
+		return registrySpec{kind: "embedded"}, nil
+	case scheme == "etcd":
+		r := registrySpec{kind: "etcd"}
+		for hp := range strings.SplitSeq(rest, ",") {
+			if hp == "" || strings.ContainsAny(hp, "/?#@") {
+				return bad("etcd://host:port[,host:port…]")
+			}
+			r.at = append(r.at, "http://"+hp)
 		}
-		endpoints = append(endpoints, "http://"+hp)
+		return r, nil
+	case scheme == "consul":
+		if rest == "" || strings.ContainsAny(rest, "/?#@,") {
+			return bad("consul://host:port (its local agent)")
+		}
+		return registrySpec{kind: "consul", at: []string{rest}}, nil
+	case scheme == "http" || scheme == "https":
+		return registrySpec{kind: "url", at: []string{spec}}, nil
 	}
-	return endpoints, true, nil
+	return bad("embedded, etcd://host:port or consul://host:port")
 }
 
-// consulAddress reads consul://host:port as a Consul agent's address; ok
-// is false for a registry that is not Consul.
-func consulAddress(spec string) (addr string, ok bool, err error) {
-	rest, ok := strings.CutPrefix(spec, "consul://")
-	if ok && (rest == "" || strings.ContainsAny(rest, "/?#@,")) {
-		return "", true, usageError{fmt.Sprintf("--registry %q: want consul://host:port (its local agent)", spec)}
-	}
-	return rest, ok, nil
-}
-
-// checkRegistry refuses a --registry a gateway cannot open, before it
+// checkRegistry refuses a gateway's --registry it cannot open, before it
 // starts anything.
 func checkRegistry(spec string) error {
-	if _, isEtcd, err := etcdEndpoints(spec); err != nil || isEtcd || spec == "" || spec == "embedded" {
-		return err
+	r, err := parseRegistry(spec)
+	if err == nil && r.kind == "url" {
+		return usageError{fmt.Sprintf("--registry %q: a gateway keeps its registry: want embedded, etcd://host:port or consul://host:port", spec)}
 	}
-	if _, isConsul, err := consulAddress(spec); err != nil || isConsul {
-		return err
-	}
-	return usageError{fmt.Sprintf("--registry %q: want embedded, etcd://host:port or consul://host:port", spec)}
+	return err
 }
 
-// openShared opens a registry that several processes share (etcd or
-// Consul); ok is false for one that is not.
-func openShared(ctx context.Context, spec string, ttl time.Duration, admission registry.Options, onNew func(registry.Instance), logger *slog.Logger) (e registry.Engine, closer func(), ok bool, err error) {
-	if endpoints, isEtcd, err := etcdEndpoints(spec); err != nil || isEtcd {
+// openShared opens a registry several processes share (etcd or Consul).
+func openShared(ctx context.Context, r registrySpec, ttl time.Duration, admission registry.Options, onNew func(registry.Instance), logger *slog.Logger) (registry.Engine, func(), error) {
+	switch r.kind {
+	case "etcd":
+		e, err := etcd.New(ctx, etcd.Config{Endpoints: r.at, TTL: ttl, Admission: admission, OnNew: onNew, Logger: logger})
 		if err != nil {
-			return nil, nil, true, err
+			return nil, nil, err
 		}
-		r, err := etcd.New(ctx, etcd.Config{Endpoints: endpoints, TTL: ttl, Admission: admission, OnNew: onNew, Logger: logger})
+		return e, func() { e.Close() }, nil
+	case "consul":
+		e, err := consul.New(ctx, consul.Config{Address: r.at[0], TTL: ttl, Admission: admission, OnNew: onNew, Logger: logger})
 		if err != nil {
-			return nil, nil, true, err
+			return nil, nil, err
 		}
-		return r, func() { r.Close() }, true, nil
+		return e, func() { e.Close() }, nil
 	}
-	if addr, isConsul, err := consulAddress(spec); err != nil || isConsul {
-		if err != nil {
-			return nil, nil, true, err
-		}
-		r, err := consul.New(ctx, consul.Config{Address: addr, TTL: ttl, Admission: admission, OnNew: onNew, Logger: logger})
-		if err != nil {
-			return nil, nil, true, err
-		}
-		return r, func() { r.Close() }, true, nil
-	}
-	return nil, nil, false, nil
+	return nil, nil, fmt.Errorf("registry %s is not shared", r.kind)
 }
 
 // openEngine opens the registry a gateway reads: embedded (its own memory),
-// or etcd or Consul, shared by every gateway. onNew is told of each new instance.
+// or etcd or Consul, shared by every gateway. onNew is told of each new
+// instance.
 func openEngine(ctx context.Context, spec string, ttl time.Duration, admission registry.Options, onNew func(registry.Instance), logger *slog.Logger) (registry.Engine, func(), error) {
-	if e, closer, shared, err := openShared(ctx, spec, ttl, admission, onNew, logger); shared || err != nil {
-		return e, closer, err
-	}
 	if err := checkRegistry(spec); err != nil {
 		return nil, nil, err
+	}
+	if r, _ := parseRegistry(spec); r.shared() {
+		return openShared(ctx, r, ttl, admission, onNew, logger)
 	}
 	admission.OnNew = onNew
 	reg := registry.NewWithOptions(ttl, admission)
@@ -92,6 +100,6 @@ func openEngine(ctx context.Context, spec string, ttl time.Duration, admission r
 	return registry.Embedded{Registry: reg}, func() {}, nil
 }
 
-// anywhere admits every address: a service registering itself in etcd
-// leaves the check to the gateways that read it.
+// anywhere admits every address: a service registering itself in etcd or
+// Consul leaves the check to the gateways that read it.
 var anywhere = registry.Options{Networks: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, Hostnames: true}

@@ -83,14 +83,18 @@ func serviceCommand() *ffcli.Command {
 				Token: *token, Logger: logger,
 				Telemetry: tel, Ready: process.Ready, ReadTimeout: c.readTimeout,
 			}
-			shared, closeShared, isShared, err := openShared(ctx, *reg, 3*max(*heartbeat, time.Second), anywhere, nil, logger)
+			where, err := parseRegistry(*reg)
 			switch {
 			case err != nil:
 				return err
-			case isShared: // etcd or Consul
+			case where.shared(): // etcd or Consul
+				shared, closeShared, err := openShared(ctx, where, 3*max(*heartbeat, time.Second), anywhere, nil, logger)
+				if err != nil {
+					return err
+				}
 				defer closeShared()
 				cfg.Registry = shared
-			case *reg != "":
+			case where.kind == "url":
 				cfg.Registry = registry.NewClient(*reg+"/admin/registry", *token)
 			}
 			return instance.Run(ctx, cfg)

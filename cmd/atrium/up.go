@@ -66,8 +66,7 @@ func upCommand() *ffcli.Command {
 			defer stopBroker()
 			registryURL := "http://" + loopbackAddr(ln.Addr().(*net.TCPAddr))
 			join := registryURL // the services register through the gateway's API, or in the shared etcd
-			_, isEtcd, _ := etcdEndpoints(g.registry)
-			if _, isConsul, _ := consulAddress(g.registry); isEtcd || isConsul {
+			if r, _ := parseRegistry(g.registry); r.shared() {
 				join = g.registry
 			}
 			// child is the ith replica of service name, or of its partition owns.
@@ -92,7 +91,7 @@ func upCommand() *ffcli.Command {
 			defer stopGateway()
 			supCtx, stopChildren := context.WithCancel(ctx)
 			defer stopChildren()
-			f := &fleet{sup: &process.Supervisor{Logger: logger}, ctx: supCtx, child: child, stops: map[string][]func(){}}
+			f := &fleet{sup: &process.Supervisor{Logger: logger}, ctx: supCtx, child: child, stops: map[string][]func(){}, seq: map[string]int{}}
 			started := 0
 			for _, name := range services.Names {
 				if scheme := g.policy.parts[name]; scheme != nil {
@@ -231,9 +230,6 @@ func (f *fleet) start(name, owns string, i int) func() {
 func (f *fleet) Scale(ctx context.Context, service string, n int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.seq == nil {
-		f.seq = map[string]int{}
-	}
 	was := len(f.stops[service])
 	for len(f.stops[service]) < n {
 		f.seq[service]++

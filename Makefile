@@ -33,8 +33,11 @@ test: setup
 # detector, Chromium for the docs page check, curl for the walkthrough, nginx
 # and redis-server for the proxy and session tests, nats-server for the
 # broker's test against a server of its own, etcd for the registry's
-# conformance on etcd (installed without starting their services).
-TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server nats-server:nats-server etcd:etcd-server
+# conformance on etcd, PostgreSQL for the stores' conformance on it (the
+# tests initdb clusters of their own; pg_ctlcluster is on the PATH, the
+# server programs are not) — installed without starting their services.
+TEST_PACKAGES := gcc:gcc chromium:chromium curl:curl nginx:nginx-light redis-server:redis-server nats-server:nats-server etcd:etcd-server \
+	pg_ctlcluster:postgresql
 
 ## setup: everything a fresh machine needs for the tests (Debian packages need root)
 setup:

@@ -29,7 +29,7 @@ func unlimited(c *gateway.Config, _ *services.Local) { c.Limits = benchLimits }
 // called, and with it, where they are all hits.
 func BenchmarkProductPage(b *testing.B) {
 	reg := registry.New(time.Hour)
-	l, err := services.Open(b.TempDir(), nil)
+	l, err := services.Open(services.Storage{Dir: b.TempDir()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkTracing(b *testing.B) {
 		sample float64 // 0: no telemetry at all; -1: metrics, and tracing that never samples
 	}{{"off", 0}, {"sample-0", -1}, {"sample-0.01", 0.01}, {"sample-1", 1}} {
 		b.Run(mode.name, func(b *testing.B) {
-			l, err := services.Open(b.TempDir(), nil)
+			l, err := services.Open(services.Storage{Dir: b.TempDir()}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -71,7 +71,7 @@ func monolithWith(t testing.TB, withSpec bool, cfg composite.Config, more ...fun
 	if !withSpec {
 		sp = nil
 	}
-	l, err := services.Open(t.TempDir(), nil)
+	l, err := services.Open(services.Storage{Dir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ type mode struct {
 func modes(t testing.TB) []mode {
 	t.Helper()
 	reg := registry.New(time.Minute)
-	l, err := services.Open(t.TempDir(), nil)
+	l, err := services.Open(services.Storage{Dir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestProxyTimeoutIs504(t *testing.T) {
 
 func TestMicroservicesMatchMonolith(t *testing.T) {
 	reg := registry.New(time.Minute)
-	l, err := services.Open(t.TempDir(), nil)
+	l, err := services.Open(services.Storage{Dir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/internal/event"
+	"github.com/atrium-bff/atrium/internal/testkit"
 	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -18,7 +19,7 @@ import (
 
 // started opens every service in-process and connects them to an embedded
 // NATS server, as a monolith does.
-func started(t *testing.T) (*services.Local, *broker.Bus) {
+func started(t *testing.T, st services.Storage) (*services.Local, *broker.Bus) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := broker.Embed(t.TempDir(), "127.0.0.1:0", []broker.User{{Name: "atrium", Password: "pw"}})
@@ -29,7 +30,7 @@ func started(t *testing.T) (*services.Local, *broker.Bus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local, err := services.Open(t.TempDir(), nil)
+	local, err := services.Open(st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +39,15 @@ func started(t *testing.T) (*services.Local, *broker.Bus) {
 		t.Fatal(err)
 	}
 	return local, bus
+}
+
+// onEveryStorage runs test with the services' state in SQLite files, and
+// in a real PostgreSQL.
+func onEveryStorage(t *testing.T, test func(t *testing.T, st services.Storage)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, services.Storage{Dir: t.TempDir()}) })
+	t.Run("postgres", func(t *testing.T) {
+		test(t, services.Storage{Dir: t.TempDir(), Database: testkit.Postgres(t).Database(t)})
+	})
 }
 
 // place puts lines in user's cart and places a choreographed order of
@@ -98,75 +108,79 @@ func stock(t *testing.T, set services.Set, id string) inventory.Stock {
 // subscriptions, to completed; a declined payment has inventory put the
 // stock back (cancelled); too little stock rejects the order.
 func TestTheChoreographedCheckout(t *testing.T) {
-	local, _ := started(t)
-	set, ctx := local.Set, context.Background()
+	onEveryStorage(t, func(t *testing.T, st services.Storage) {
+		local, _ := started(t, st)
+		set, ctx := local.Set, context.Background()
 
-	before := stock(t, set, "p001")
-	o := settled(t, set, place(t, set, "u01", 1500, inventory.Line{ProductID: "p001", Quantity: 2}).ID)
-	if o.Status != orders.StatusCompleted || !slices.Equal(steps(o), []string{"placed", "stock_committed", "paid", "cart_cleared"}) {
-		t.Errorf("order %s: %s %v; want completed after placed, stock_committed, paid, cart_cleared", o.ID, o.Status, steps(o))
-	}
-	if o.PaymentID == "" || o.ReservationID == "" {
-		t.Errorf("completed order %+v: no payment or reservation", o)
-	}
-	if after := stock(t, set, "p001"); after.Sold != before.Sold+2 || after.Available != before.Available-2 {
-		t.Errorf("stock of p001: %+v -> %+v, want 2 sold", before, after)
-	}
-	if c, _ := set.Cart.Cart(ctx, "u01"); len(c.Items) != 0 {
-		t.Errorf("cart after the order: %+v", c)
-	}
-	if ch, err := set.Payments.ByKey(ctx, "order:"+o.ID); err != nil || ch.AmountCents != 3000 {
-		t.Errorf("the order's charge: %+v, %v", ch, err)
-	}
+		before := stock(t, set, "p001")
+		o := settled(t, set, place(t, set, "u01", 1500, inventory.Line{ProductID: "p001", Quantity: 2}).ID)
+		if o.Status != orders.StatusCompleted || !slices.Equal(steps(o), []string{"placed", "stock_committed", "paid", "cart_cleared"}) {
+			t.Errorf("order %s: %s %v; want completed after placed, stock_committed, paid, cart_cleared", o.ID, o.Status, steps(o))
+		}
+		if o.PaymentID == "" || o.ReservationID == "" {
+			t.Errorf("completed order %+v: no payment or reservation", o)
+		}
+		if after := stock(t, set, "p001"); after.Sold != before.Sold+2 || after.Available != before.Available-2 {
+			t.Errorf("stock of p001: %+v -> %+v, want 2 sold", before, after)
+		}
+		if c, _ := set.Cart.Cart(ctx, "u01"); len(c.Items) != 0 {
+			t.Errorf("cart after the order: %+v", c)
+		}
+		if ch, err := set.Payments.ByKey(ctx, "order:"+o.ID); err != nil || ch.AmountCents != 3000 {
+			t.Errorf("the order's charge: %+v, %v", ch, err)
+		}
 
-	before = stock(t, set, "p002")
-	o = settled(t, set, place(t, set, "u02", payments.MaxAmountCents, inventory.Line{ProductID: "p002", Quantity: 2}).ID)
-	if o.Status != orders.StatusCancelled || !slices.Equal(steps(o), []string{"placed", "stock_committed", "payment_failed", "stock_released"}) {
-		t.Errorf("declined order %s: %s %v; want cancelled after placed, stock_committed, payment_failed, stock_released", o.ID, o.Status, steps(o))
-	}
-	if after := stock(t, set, "p002"); after != before {
-		t.Errorf("stock of p002 after a declined order: %+v, want it as it was: %+v", after, before)
-	}
-	if c, _ := set.Cart.Cart(ctx, "u02"); len(c.Items) != 1 {
-		t.Errorf("cart after a declined order: %+v, want it kept", c)
-	}
+		before = stock(t, set, "p002")
+		o = settled(t, set, place(t, set, "u02", payments.MaxAmountCents, inventory.Line{ProductID: "p002", Quantity: 2}).ID)
+		if o.Status != orders.StatusCancelled || !slices.Equal(steps(o), []string{"placed", "stock_committed", "payment_failed", "stock_released"}) {
+			t.Errorf("declined order %s: %s %v; want cancelled after placed, stock_committed, payment_failed, stock_released", o.ID, o.Status, steps(o))
+		}
+		if after := stock(t, set, "p002"); after != before {
+			t.Errorf("stock of p002 after a declined order: %+v, want it as it was: %+v", after, before)
+		}
+		if c, _ := set.Cart.Cart(ctx, "u02"); len(c.Items) != 1 {
+			t.Errorf("cart after a declined order: %+v, want it kept", c)
+		}
 
-	before = stock(t, set, "p008")
-	o = settled(t, set, place(t, set, "u03", 100, inventory.Line{ProductID: "p008", Quantity: before.Available + 1}).ID)
-	if o.Status != orders.StatusRejected || !slices.Equal(steps(o), []string{"placed", "stock_rejected"}) {
-		t.Errorf("order beyond the stock %s: %s %v; want rejected", o.ID, o.Status, steps(o))
-	}
-	if after := stock(t, set, "p008"); after != before {
-		t.Errorf("stock of p008 after a rejected order: %+v, want %+v", after, before)
-	}
+		before = stock(t, set, "p008")
+		o = settled(t, set, place(t, set, "u03", 100, inventory.Line{ProductID: "p008", Quantity: before.Available + 1}).ID)
+		if o.Status != orders.StatusRejected || !slices.Equal(steps(o), []string{"placed", "stock_rejected"}) {
+			t.Errorf("order beyond the stock %s: %s %v; want rejected", o.ID, o.Status, steps(o))
+		}
+		if after := stock(t, set, "p008"); after != before {
+			t.Errorf("stock of p008 after a rejected order: %+v, want %+v", after, before)
+		}
+	})
 }
 
 // TestAnEventTakenTwiceChangesNothing hands inventory the same order.placed
 // twice, as a broker redelivers it: the stock is committed once, and one
 // event follows.
 func TestAnEventTakenTwiceChangesNothing(t *testing.T) {
-	inv, err := inventory.Open(t.TempDir() + "/inventory.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inv.Close()
-	ctx := context.Background()
-	e, _ := event.New("order.placed", orders.Placed{OrderID: "o-000007", UserID: "u01", Lines: []orders.Line{{ProductID: "p004", Quantity: 3, PriceCents: 100}},
-		TotalCents: 300, Currency: "EUR"})
-	before, _ := inv.Stock(ctx, "p004")
-	for range 3 {
-		if err := inv.Handle(ctx, e); err != nil {
+	onEveryStorage(t, func(t *testing.T, st services.Storage) {
+		inv, err := inventory.Open(st.Place("inventory"))
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if after, _ := inv.Stock(ctx, "p004"); after.Sold != before.Sold+3 {
-		t.Errorf("sold %d -> %d after the event three times, want +3", before.Sold, after.Sold)
-	}
-	var published []event.Event
-	if _, err := inv.Relay(func(_ context.Context, e event.Event) error { published = append(published, e); return nil }).Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if len(published) != 1 || published[0].Subject != inventory.SubjectCommitted {
-		t.Errorf("published %+v, want one inventory.committed", published)
-	}
+		defer inv.Close()
+		ctx := context.Background()
+		e, _ := event.New("order.placed", orders.Placed{OrderID: "o-000007", UserID: "u01", Lines: []orders.Line{{ProductID: "p004", Quantity: 3, PriceCents: 100}},
+			TotalCents: 300, Currency: "EUR"})
+		before, _ := inv.Stock(ctx, "p004")
+		for range 3 {
+			if err := inv.Handle(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if after, _ := inv.Stock(ctx, "p004"); after.Sold != before.Sold+3 {
+			t.Errorf("sold %d -> %d after the event three times, want +3", before.Sold, after.Sold)
+		}
+		var published []event.Event
+		if _, err := inv.Relay(func(_ context.Context, e event.Event) error { published = append(published, e); return nil }).Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(published) != 1 || published[0].Subject != inventory.SubjectCommitted {
+			t.Errorf("published %+v, want one inventory.committed", published)
+		}
+	})
 }

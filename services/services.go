@@ -30,6 +30,7 @@ import (
 	"github.com/atrium-bff/atrium/broker"
 	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/rest"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/partition"
 	"github.com/atrium-bff/atrium/services/cart"
@@ -88,13 +89,25 @@ type Set struct {
 	Search          search.Service
 }
 
+// Storage is where the services keep their state: SQLite files in Dir by
+// default; or, when Database is a PostgreSQL URL (postgres://…), a schema
+// of that database per service — the database-per-service rule — for
+// every service but search, whose full-text index is SQLite's (FTS5) and
+// a read model its events rebuild, kept in Dir.
+type Storage struct {
+	Dir, Database string
+}
+
+// Place is where the database called name lives (sqldb.Place).
+func (st Storage) Place(name string) string { return sqldb.Place(st.Dir, st.Database, name) }
+
 // service is one row of the table.
 type service struct {
 	name Name
-	// open builds the in-process implementation with its files under
-	// dataDir, stores it in set, and returns its HTTP handler and what
-	// closes its files (nil for none).
-	open func(dataDir string, set *Set) (http.Handler, io.Closer, error)
+	// open builds the in-process implementation with its state in st,
+	// stores it in set, and returns its HTTP handler and what closes its
+	// database (nil for none).
+	open func(st Storage, set *Set) (http.Handler, io.Closer, error)
 	// impl returns the implementation in set, for Local.Start to find
 	// what publishes and follows events.
 	impl func(set *Set) any
@@ -117,7 +130,7 @@ type parted struct {
 	check func(scheme partition.Scheme) error
 	// open builds partition i in-process and stores it in set, as open
 	// does the whole service.
-	open func(dataDir string, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error)
+	open func(st Storage, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error)
 	// join stores into set the service over the partitions that parts
 	// hold, each an implementation of the service stored by fill.
 	join func(scheme partition.Scheme, set *Set, fill []func(*Set))
@@ -126,55 +139,55 @@ type parted struct {
 // table lists every service, in start order.
 var table = []service{
 	row(Catalog,
-		func(dir string) (catalog.Service, io.Closer, error) {
-			return closing(catalog.Open(filepath.Join(dir, "catalog.db")))
+		func(st Storage) (catalog.Service, io.Closer, error) {
+			return closing(catalog.Open(st.Place("catalog")))
 		},
 		cataloghttp.NewHandler, cataloghttp.NewClient, func(s *Set) *catalog.Service { return &s.Catalog }, cataloghttp.Surface),
 	row(Inventory,
-		func(dir string) (inventory.Service, io.Closer, error) {
-			return closing(inventory.Open(filepath.Join(dir, "inventory.db")))
+		func(st Storage) (inventory.Service, io.Closer, error) {
+			return closing(inventory.Open(st.Place("inventory")))
 		},
 		inventoryhttp.NewHandler, inventoryhttp.NewClient, func(s *Set) *inventory.Service { return &s.Inventory }, inventoryhttp.Surface),
 	row(Reviews,
-		func(string) (reviews.Service, io.Closer, error) { return reviews.New(), nil, nil },
+		func(Storage) (reviews.Service, io.Closer, error) { return reviews.New(), nil, nil },
 		reviewshttp.NewHandler, reviewshttp.NewClient, func(s *Set) *reviews.Service { return &s.Reviews }, reviewshttp.Surface),
 	partitioned(row(Users,
-		func(string) (users.Service, io.Closer, error) { return users.New(), nil, nil },
+		func(Storage) (users.Service, io.Closer, error) { return users.New(), nil, nil },
 		usershttp.NewHandler, usershttp.NewClient, func(s *Set) *users.Service { return &s.Users }, usershttp.Surface),
 		users.CheckSeed,
-		func(_ string, scheme partition.Scheme, i int) (users.Service, io.Closer, error) {
+		func(_ Storage, scheme partition.Scheme, i int) (users.Service, io.Closer, error) {
 			return users.NewPart(users.Partition(scheme, i)), nil, nil
 		},
 		users.Partitioned, usershttp.NewHandler, func(s *Set) *users.Service { return &s.Users }),
 	row(Cart,
-		func(dir string) (cart.Service, io.Closer, error) {
-			return closing(cart.Open(filepath.Join(dir, "cart.db")))
+		func(st Storage) (cart.Service, io.Closer, error) {
+			return closing(cart.Open(st.Place("cart")))
 		},
 		carthttp.NewHandler, carthttp.NewClient, func(s *Set) *cart.Service { return &s.Cart }, carthttp.Surface),
 	partitioned(row(Orders,
-		func(dir string) (orders.Service, io.Closer, error) {
-			return closing(orders.Open(filepath.Join(dir, "orders.db")))
+		func(st Storage) (orders.Service, io.Closer, error) {
+			return closing(orders.Open(st.Place("orders")))
 		},
 		ordershttp.NewHandler, ordershttp.NewClient, func(s *Set) *orders.Service { return &s.Orders }, ordershttp.Surface),
 		orders.CheckScheme,
-		func(dir string, scheme partition.Scheme, i int) (orders.Service, io.Closer, error) {
-			// A file per partition, named for the scheme too: another
+		func(st Storage, scheme partition.Scheme, i int) (orders.Service, io.Closer, error) {
+			// A database per partition, named for the scheme too: another
 			// scheme's partition i holds other users' orders.
-			name := fmt.Sprintf("orders-%s-%d-p%d.db", scheme.Kind(), scheme.Len(), i)
-			return closing(orders.OpenPart(filepath.Join(dir, name), i, scheme.Len()))
+			name := fmt.Sprintf("orders-%s-%d-p%d", scheme.Kind(), scheme.Len(), i)
+			return closing(orders.OpenPart(st.Place(name), i, scheme.Len()))
 		},
 		orders.Partitioned, ordershttp.NewHandler, func(s *Set) *orders.Service { return &s.Orders }),
 	row(Payments,
-		func(dir string) (payments.Service, io.Closer, error) {
-			return closing(payments.Open(filepath.Join(dir, "payments.db")))
+		func(st Storage) (payments.Service, io.Closer, error) {
+			return closing(payments.Open(st.Place("payments")))
 		},
 		paymentshttp.NewHandler, paymentshttp.NewClient, func(s *Set) *payments.Service { return &s.Payments }, paymentshttp.Surface),
 	row(Recommendations,
-		func(string) (recommendations.Service, io.Closer, error) { return recommendations.New(), nil, nil },
+		func(Storage) (recommendations.Service, io.Closer, error) { return recommendations.New(), nil, nil },
 		recommendationshttp.NewHandler, recommendationshttp.NewClient, func(s *Set) *recommendations.Service { return &s.Recommendations }, recommendationshttp.Surface),
 	row(Search,
-		func(dir string) (search.Service, io.Closer, error) {
-			return closing(search.Open(filepath.Join(dir, "search.db")))
+		func(st Storage) (search.Service, io.Closer, error) {
+			return closing(search.Open(filepath.Join(st.Dir, "search.db"))) // FTS5: SQLite's own
 		},
 		searchhttp.NewHandler, searchhttp.NewClient, func(s *Set) *search.Service { return &s.Search }, searchhttp.Surface),
 }
@@ -230,13 +243,13 @@ func Known(name string) bool { return slices.Contains(Names, name) }
 // in-process implementation, handler serves one over HTTP, client calls
 // one, field says where a Set keeps it, and surface is who may call which
 // of its routes from outside.
-func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), handler func(S) http.Handler,
+func row[S any](name Name, open func(st Storage) (S, io.Closer, error), handler func(S) http.Handler,
 	client func(baseURL string, opts ...rest.Option) S, field func(*Set) *S, surface rest.Surface) service {
 	return service{
 		name:    name,
 		surface: surface,
-		open: func(dataDir string, set *Set) (http.Handler, io.Closer, error) {
-			impl, closer, err := open(dataDir)
+		open: func(st Storage, set *Set) (http.Handler, io.Closer, error) {
+			impl, closer, err := open(st)
 			if err != nil {
 				return nil, nil, fmt.Errorf("open %s: %w", name, err)
 			}
@@ -252,12 +265,12 @@ func row[S any](name Name, open func(dataDir string) (S, io.Closer, error), hand
 // partitioned makes s a service that may run partitioned: check refuses a
 // scheme that would lose data, open builds one partition, join puts the
 // partitions behind one implementation; handler and field are the row's.
-func partitioned[S any](s service, check func(partition.Scheme) error, open func(dataDir string, scheme partition.Scheme, i int) (S, io.Closer, error),
+func partitioned[S any](s service, check func(partition.Scheme) error, open func(st Storage, scheme partition.Scheme, i int) (S, io.Closer, error),
 	join func(partition.Scheme, []S) S, handler func(S) http.Handler, field func(*Set) *S) service {
 	s.parted = &parted{
 		check: check,
-		open: func(dataDir string, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error) {
-			impl, closer, err := open(dataDir, scheme, i)
+		open: func(st Storage, scheme partition.Scheme, i int, set *Set) (http.Handler, io.Closer, error) {
+			impl, closer, err := open(st, scheme, i)
 			if err != nil {
 				return nil, nil, fmt.Errorf("open %s partition %s: %w", s.name, scheme.Name(i), err)
 			}
@@ -398,10 +411,10 @@ type Local struct {
 }
 
 // Open opens the named services in-process (every service when none is
-// named), keeping their files under dataDir. A service that parts
+// named), keeping their state in st. A service that parts
 // partitions opens each of its partitions, joined behind one
 // implementation, as a monolith runs the Z axis.
-func Open(dataDir string, parts Partitioning, names ...Name) (*Local, error) {
+func Open(st Storage, parts Partitioning, names ...Name) (*Local, error) {
 	if len(names) == 0 {
 		names = Names
 	}
@@ -415,11 +428,11 @@ func Open(dataDir string, parts Partitioning, names ...Name) (*Local, error) {
 		s := table[i]
 		open := s.open
 		if scheme := parts[name]; scheme != nil {
-			open = func(dataDir string, set *Set) (http.Handler, io.Closer, error) {
-				return l.openParts(s, dataDir, scheme, set)
+			open = func(st Storage, set *Set) (http.Handler, io.Closer, error) {
+				return l.openParts(s, st, scheme, set)
 			}
 		}
-		h, closer, err := open(dataDir, &l.Set)
+		h, closer, err := open(st, &l.Set)
 		if err != nil {
 			l.Close()
 			return nil, err
@@ -430,8 +443,8 @@ func Open(dataDir string, parts Partitioning, names ...Name) (*Local, error) {
 }
 
 // OpenPart opens partition i of service name under scheme in-process, with
-// its files under dataDir: a service process that owns one partition.
-func OpenPart(dataDir string, name Name, scheme partition.Scheme, i int) (*Local, error) {
+// its state in st: a service process that owns one partition.
+func OpenPart(st Storage, name Name, scheme partition.Scheme, i int) (*Local, error) {
 	j := slices.IndexFunc(table, func(s service) bool { return s.name == name })
 	switch {
 	case j < 0:
@@ -442,7 +455,7 @@ func OpenPart(dataDir string, name Name, scheme partition.Scheme, i int) (*Local
 		return nil, fmt.Errorf("%s has no partition %d", scheme, i)
 	}
 	l := &Local{Handlers: map[Name]http.Handler{}, Faults: fault.Local{}}
-	h, closer, err := table[j].parted.open(dataDir, scheme, i, &l.Set)
+	h, closer, err := table[j].parted.open(st, scheme, i, &l.Set)
 	if err != nil {
 		return nil, err
 	}
@@ -452,11 +465,11 @@ func OpenPart(dataDir string, name Name, scheme partition.Scheme, i int) (*Local
 
 // openParts opens every partition of s and stores them, joined, in set;
 // the handler serves the joined service.
-func (l *Local) openParts(s service, dataDir string, scheme partition.Scheme, set *Set) (http.Handler, io.Closer, error) {
+func (l *Local) openParts(s service, st Storage, scheme partition.Scheme, set *Set) (http.Handler, io.Closer, error) {
 	opened := make([]Set, scheme.Len())
 	fill := make([]func(*Set), scheme.Len())
 	for i := range opened {
-		_, closer, err := s.parted.open(dataDir, scheme, i, &opened[i])
+		_, closer, err := s.parted.open(st, scheme, i, &opened[i])
 		if err != nil {
 			return nil, nil, err
 		}

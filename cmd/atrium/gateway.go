@@ -135,7 +135,7 @@ func runGateway(ctx context.Context, ln net.Listener, g gatewayFlags, logger *sl
 	}
 	defer closeBus()
 	set := services.Remote(rt, g.token, g.policy.parts)
-	composer, closer, err := g.policy.composer(ctx, set, g.dataDir, name, tel, logger, nil)
+	composer, closer, err := g.policy.composer(ctx, set, g.storage(), name, tel, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/server"
 	"github.com/atrium-bff/atrium/internal/telemetry"
+	"github.com/atrium-bff/atrium/services"
 )
 
 func main() {
@@ -132,6 +133,7 @@ type common struct {
 	addr string
 	logging
 	dataDir      string
+	database     string
 	token        string
 	otelEndpoint string
 	traceSample  float64
@@ -143,11 +145,17 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address, host:port (env ATRIUM_ADDR)")
 	c.logging.flags(fs)
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
+	fs.StringVar(&c.database, "database", "", "PostgreSQL for the services' state and the saga log, postgres://user:password@host:5432/db, a schema per service; empty for SQLite files in --data-dir (env ATRIUM_DATABASE)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.Float64Var(&c.traceSample, "otel-sample", 0.01, "fraction of new traces to sample; a request whose caller sampled its trace is always traced (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 15*time.Second, "how long a client may take to send a whole request, body included (env ATRIUM_READ_TIMEOUT)")
 	return fs
+}
+
+// storage is where the services and the saga log keep their state.
+func (c *common) storage() services.Storage {
+	return services.Storage{Dir: c.dataDir, Database: c.database}
 }
 
 // telemetry sets up tracing and metrics for a process named service,

@@ -45,7 +45,7 @@ func monolithCommand() *ffcli.Command {
 			if err != nil {
 				return err
 			}
-			local, err := services.Open(c.dataDir, policy.parts)
+			local, err := services.Open(c.storage(), policy.parts)
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func monolithCommand() *ffcli.Command {
 				return err
 			}
 			defer closeBus()
-			comp, closer, err := policy.composer(ctx, local.Set, c.dataDir, name, tel, logger, local.InProcess(tel.Tracer))
+			comp, closer, err := policy.composer(ctx, local.Set, c.storage(), name, tel, logger, local.InProcess(tel.Tracer))
 			if err != nil {
 				return err
 			}

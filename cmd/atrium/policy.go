@@ -154,12 +154,12 @@ func (p *policyFlags) sessionStore() (session.Store, error) {
 }
 
 // composer builds the composites over set with the flags' policies, and
-// the checkout's saga log in dataDir (shared by every gateway on it), whose
+// the checkout's saga log in st (shared by every gateway on it), whose
 // unfinished runs it recovers until ctx ends. owner names this process in
 // the log. It returns what closes the log.
-func (p *policyFlags) composer(ctx context.Context, set services.Set, dataDir, owner string, tel *telemetry.Telemetry, logger *slog.Logger,
+func (p *policyFlags) composer(ctx context.Context, set services.Set, st services.Storage, owner string, tel *telemetry.Telemetry, logger *slog.Logger,
 	inProcess func(ctx context.Context, service string, call func(context.Context) error) error) (*composite.Composer, io.Closer, error) {
-	log, err := sagalog.Open(filepath.Join(dataDir, "sagas.db"))
+	log, err := sagalog.Open(st.Place("sagas"))
 	if err != nil {
 		return nil, nil, err
 	}

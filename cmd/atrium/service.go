@@ -48,7 +48,7 @@ func serviceCommand() *ffcli.Command {
 			if *token == "" {
 				return errors.New("service: set --service-token or ATRIUM_SERVICE_TOKEN (atrium service-token NAME prints it): a service answers only the gateway")
 			}
-			local, meta, err := openService(c.dataDir, name, *scheme, *owns)
+			local, meta, err := openService(c.storage(), name, *scheme, *owns)
 			if err != nil {
 				return err
 			}
@@ -104,9 +104,9 @@ func serviceCommand() *ffcli.Command {
 
 // openService opens service name in-process, whole, or the partition owns
 // of scheme; meta is what its registry entry adds.
-func openService(dataDir, name, scheme, owns string) (*services.Local, map[string]string, error) {
+func openService(st services.Storage, name, scheme, owns string) (*services.Local, map[string]string, error) {
 	if scheme == "" && owns == "" {
-		local, err := services.Open(dataDir, nil, name)
+		local, err := services.Open(st, nil, name)
 		return local, nil, err
 	}
 	s, err := partition.Parse(scheme)
@@ -117,7 +117,7 @@ func openService(dataDir, name, scheme, owns string) (*services.Local, map[strin
 	if !ok {
 		return nil, nil, fmt.Errorf("--owns %q: name one partition of %s: %s", owns, s, strings.Join(partition.Names(s), ", "))
 	}
-	local, err := services.OpenPart(dataDir, name, s, i)
+	local, err := services.OpenPart(st, name, s, i)
 	return local, map[string]string{partition.MetaName: owns, partition.MetaScheme: s.String()}, err
 }
 

@@ -18,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/sqldb"
 	"github.com/atrium-bff/atrium/internal/testkit"
 	"github.com/atrium-bff/atrium/orchestration/composite"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
@@ -57,18 +59,34 @@ func clientAnswer(r response) keyAnswer {
 }
 
 // TestCheckoutSurvivesKills runs 200 checkouts over two gateways (two
-// `atrium up` on one data directory) while payments fail 30% of their
-// calls and orders take 300 ms; it kills one gateway (kill -9) mid-run, and
-// then the orders service of the other; it restarts the gateway and lets
+// `atrium up` sharing their state) while payments fail 30% of their calls
+// and orders take 300 ms; it kills one gateway (kill -9) mid-run, and then
+// the orders service of the other; it restarts the gateway and lets
 // recovery run. Afterwards every key answers its first final answer, byte
-// for byte, from either gateway, and the books balance.
+// for byte, from either gateway, and the books balance. It runs with the
+// state in SQLite (the two on one data directory) and in PostgreSQL (as on
+// two machines: a data directory each, one database).
 func TestCheckoutSurvivesKills(t *testing.T) {
-	data := t.TempDir()
-	// Two gateways on one data directory share one broker, as they would
-	// across machines: a NATS server of its own (an embedded one holds its
-	// store in the data directory for one process alone).
+	t.Run("sqlite", func(t *testing.T) {
+		data := t.TempDir()
+		survive(t, [2]string{data, data}, "")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		survive(t, [2]string{t.TempDir(), t.TempDir()}, testkit.Postgres(t).Database(t))
+	})
+}
+
+// survive is TestCheckoutSurvivesKills with gateway i in data[i], and the
+// state in database when it is not "".
+func survive(t *testing.T, data [2]string, database string) {
+	// Two gateways share one broker, as they would across machines: a NATS
+	// server of its own (an embedded one holds its store in the data
+	// directory for one process alone).
 	flags := []string{"--saga-lease", "1s", "--recover-every", "300ms", "--nats", testkit.NATS(t, "atrium", "survive"), "--nats-password", "survive"}
-	gw := []*proc{startIn(t, data, append([]string{"up"}, flags...)...), startIn(t, data, append([]string{"up"}, flags...)...)}
+	if database != "" {
+		flags = append(flags, "--database", database)
+	}
+	gw := []*proc{startIn(t, data[0], append([]string{"up"}, flags...)...), startIn(t, data[1], append([]string{"up"}, flags...)...)}
 	var all []string
 	for i := 1; i <= 60; i++ {
 		all = append(all, fmt.Sprintf("p%03d", i))
@@ -176,7 +194,7 @@ func TestCheckoutSurvivesKills(t *testing.T) {
 	wg.Wait()
 
 	// Restart the killed gateway on the same data; recovery finishes every run.
-	gw[0] = startIn(t, data, append([]string{"up"}, flags...)...)
+	gw[0] = startIn(t, data[0], append([]string{"up"}, flags...)...)
 	for _, p := range gw {
 		p.setFaults(t, "payments", "")
 		p.setFaults(t, "orders", "")
@@ -227,12 +245,17 @@ func TestCheckoutSurvivesKills(t *testing.T) {
 	}
 	gw[1].checkBooks(t, products, initial, answers)
 	if t.Failed() {
-		dumpRuns(t, data)
+		dumpRuns(t, sqldb.Place(data[0], database, "sagas"))
 	}
 }
 
-func dumpRuns(t *testing.T, data string) {
-	db, err := sql.Open("sqlite", "file:"+data+"/sagas.db")
+// dumpRuns logs the runs of the saga log at where.
+func dumpRuns(t *testing.T, where string) {
+	driver, dsn := "sqlite", "file:"+where
+	if sqldb.IsPostgres(where) {
+		driver, dsn = "pgx", where
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Log(err)
 		return

@@ -76,7 +76,10 @@ func upCommand() *ffcli.Command {
 					Name: fmt.Sprintf("%s-%d", name, i), Path: self,
 					Args: append([]string{"service", "--addr", "127.0.0.1:0", "--registry", join,
 						"--data-dir", g.dataDir, "--nats", g.policy.nats}, g.logging.args()...),
-					Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password),
+					// The database's URL goes in the environment, not in
+					// the arguments any user may list: it may hold a password.
+					Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password,
+						"ATRIUM_DATABASE="+g.database),
 				}
 				if owns != "" {
 					c.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i)

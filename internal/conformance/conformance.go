@@ -6,11 +6,15 @@
 package conformance
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/atrium-bff/atrium/internal/testkit"
 )
 
 // Sides describes how to build both sides of a service S.
@@ -66,4 +70,20 @@ func Replicas[S io.Closer, T any](t *testing.T, path string, open func(path stri
 	}
 	wg.Wait()
 	return out
+}
+
+// Place gives where a service's database lives, a fresh one at each call:
+// a SQLite file, or a schema of PostgreSQL (sqldb.Place).
+type Place func(name string) string
+
+// OnEveryEngine runs test as two subtests, on SQLite and on a real
+// PostgreSQL (testkit.OnEveryEngine), with place naming a fresh database
+// of the engine at each call: a store suite run by both holds the store to
+// one behaviour on both.
+func OnEveryEngine(t *testing.T, test func(t *testing.T, place Place)) {
+	t.Helper()
+	testkit.OnEveryEngine(t, func(t *testing.T, place func(string) string) {
+		var n atomic.Int32
+		test(t, func(name string) string { return place(fmt.Sprintf("%s-%d", name, n.Add(1))) })
+	})
 }

@@ -1,6 +1,6 @@
 // Package event is atrium's domain events as they travel through the
 // broker, and the transactional outbox that publishes them: a service
-// records an event in the same SQLite transaction as the state change it
+// records an event in the same database transaction as the state change it
 // tells of, and a relay publishes what the outbox holds. An event is thus
 // published if and only if its change committed — at least once, with an id
 // that the broker's de-duplication and every consumer use to take it once.
@@ -9,7 +9,6 @@ package event
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 // Event is a domain event: what happened (Subject, such as
@@ -84,7 +83,7 @@ const Remembered = 8 * 24 * time.Hour
 // it is the first time: a handler that takes an event, changes its store
 // and records what follows in one transaction does all of it once, however
 // often the broker delivers the event.
-func Take(ctx context.Context, tx *sql.Tx, consumer, id string) (bool, error) {
+func Take(ctx context.Context, tx *sqldb.Tx, consumer, id string) (bool, error) {
 	now := time.Now()
 	res, err := tx.ExecContext(ctx, `INSERT INTO inbox (consumer, id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, consumer, id, now.UnixNano())
 	if err != nil {
@@ -99,7 +98,7 @@ func Take(ctx context.Context, tx *sql.Tx, consumer, id string) (bool, error) {
 
 // Record adds e to the outbox within tx: it is published if and only if tx
 // commits.
-func Record(ctx context.Context, tx *sql.Tx, e Event) error {
+func Record(ctx context.Context, tx *sqldb.Tx, e Event) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, subject, at, data) VALUES (?, ?, ?, ?)`,
 		e.ID, e.Subject, e.At.Format(time.RFC3339Nano), string(e.Data))
 	if err != nil {
@@ -116,7 +115,7 @@ type Publish func(ctx context.Context, e Event) error
 // outbox: an event that two of them publish is one event to the broker,
 // which de-duplicates on its id.
 type Relay struct {
-	DB      *sql.DB
+	DB      *sqldb.DB
 	Publish Publish
 	Logger  *slog.Logger
 	// Kick, when not nil, wakes the relay at once (after a commit), instead
@@ -188,12 +187,12 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 // records what follows (Apply), and wakes the relay once they committed
 // (Committed); Relay publishes them. A store embeds it.
 type Outbox struct {
-	db   *sql.DB
+	db   *sqldb.DB
 	kick chan struct{}
 }
 
 // NewOutbox returns the outbox in db, whose schema has Schema.
-func NewOutbox(db *sql.DB) *Outbox { return &Outbox{db: db, kick: make(chan struct{}, 1)} }
+func NewOutbox(db *sqldb.DB) *Outbox { return &Outbox{db: db, kick: make(chan struct{}, 1)} }
 
 // Committed wakes the relay at once, rather than at its next tick: events
 // were committed. It never blocks.
@@ -228,17 +227,17 @@ type Next struct {
 
 // Apply has consumer take e once, in one transaction of db: it marks e
 // taken (Take), runs do with a context in which the store's own calls join
-// the transaction (sqlitedb.Within), and records the event do returns. The
+// the transaction (sqldb.Within), and records the event do returns. The
 // change, what it publishes and the mark commit together or not at all, so
 // an event delivered again changes nothing. It reports whether it recorded
 // an event (to wake the relay).
-func Apply(ctx context.Context, db *sql.DB, consumer string, e Event, do func(ctx context.Context) (Next, error)) (bool, error) {
+func Apply(ctx context.Context, db *sqldb.DB, consumer string, e Event, do func(ctx context.Context) (Next, error)) (bool, error) {
 	recorded := false
-	err := sqlitedb.Tx(ctx, db, func(tx *sql.Tx) error {
+	err := db.Tx(ctx, func(tx *sqldb.Tx) error {
 		if first, err := Take(ctx, tx, consumer, e.ID); err != nil || !first {
 			return err
 		}
-		next, err := do(sqlitedb.Within(ctx, db, tx))
+		next, err := do(db.Within(ctx, tx))
 		if err != nil || next.Subject == "" {
 			return err
 		}

@@ -59,9 +59,9 @@ type Answer struct {
 	Err      error
 }
 
-// CheckoutLog is the durable log of checkout runs: sagalog.SQLite (shared
-// by every gateway on one data directory) or sagalog.Memory (this process
-// only).
+// CheckoutLog is the durable log of checkout runs: sagalog.Log (shared
+// by every gateway on one data directory, or one PostgreSQL database) or
+// sagalog.Memory (this process only).
 type CheckoutLog interface {
 	// Claim returns run id owned by owner (new, or taken over from an owner
 	// whose lease expired) and true, or the run as it is and false.

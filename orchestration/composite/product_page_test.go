@@ -14,7 +14,7 @@ import (
 
 func localServices(t testing.TB) services.Set {
 	t.Helper()
-	l, err := services.Open(t.TempDir(), nil)
+	l, err := services.Open(services.Storage{Dir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

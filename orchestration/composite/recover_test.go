@@ -25,7 +25,7 @@ import (
 // that died would — once a save shows step done: the run stays in the
 // file as it was then, its claim running out.
 type freezingLog struct {
-	*sagalog.SQLite
+	*sagalog.Log
 	after  string
 	frozen chan struct{} // closed once frozen
 	thaw   chan struct{} // closed at the test's end, to free the goroutine
@@ -39,7 +39,7 @@ func (f *freezingLog) Save(ctx context.Context, id, owner string, lease time.Dur
 		return orchestration.ErrSagaTaken
 	default:
 	}
-	if err := f.SQLite.Save(ctx, id, owner, lease, state, run); err != nil {
+	if err := f.Log.Save(ctx, id, owner, lease, state, run); err != nil {
 		return err
 	}
 	last := run.Records[len(run.Records)-1]
@@ -56,11 +56,11 @@ func (f *freezingLog) Renew(ctx context.Context, id, owner string, lease time.Du
 	case <-f.frozen:
 		return orchestration.ErrSagaTaken // a dead process renews nothing
 	default:
-		return f.SQLite.Renew(ctx, id, owner, lease)
+		return f.Log.Renew(ctx, id, owner, lease)
 	}
 }
 
-func openLog(t *testing.T, path string) *sagalog.SQLite {
+func openLog(t *testing.T, path string) *sagalog.Log {
 	t.Helper()
 	l, err := sagalog.Open(path)
 	if err != nil {
@@ -74,7 +74,7 @@ func openLog(t *testing.T, path string) *sagalog.SQLite {
 // done, and returns when it has.
 func dieAfter(t *testing.T, path, step, user, key string, c func(composite.Config) *composite.Composer) {
 	t.Helper()
-	dying := &freezingLog{SQLite: openLog(t, path), after: step, frozen: make(chan struct{}), thaw: make(chan struct{})}
+	dying := &freezingLog{Log: openLog(t, path), after: step, frozen: make(chan struct{}), thaw: make(chan struct{})}
 	t.Cleanup(func() { close(dying.thaw) })
 	go c(composite.Config{Log: dying, Owner: "dead", Lease: 300 * time.Millisecond}).Checkout(context.Background(), user, key)
 	select {

@@ -1,7 +1,7 @@
-// Package sagalog keeps saga runs durably in a SQLite file
-// (internal/sqlitedb): each run's state and step records, the process that
-// owns it and until when (a lease), and its final answer. Every gateway
-// that opens the same file sees every run: a run whose owner died is taken
+// Package sagalog keeps saga runs durably in a database (internal/sqldb: a
+// SQLite file, or PostgreSQL): each run's state and step records, the
+// process that owns it and until when (a lease), and its final answer.
+// Every gateway that opens the same database sees every run: a run whose owner died is taken
 // over once its lease has expired, and a finished run's answer is given
 // again, whichever gateway is asked.
 package sagalog
@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 	"github.com/atrium-bff/atrium/orchestration"
 )
 
@@ -54,34 +54,35 @@ type Entry struct {
 	Created time.Time
 }
 
-// SQLite is a saga log over one SQLite file. It is safe for concurrent
-// use, by several processes too.
-type SQLite struct {
-	db  *sql.DB
+// Log is a saga log over one database. It is safe for concurrent use, by
+// several processes too.
+type Log struct {
+	db  *sqldb.DB
 	now func() time.Time
 }
 
-// Open opens (creating when absent) the log at path.
-func Open(path string) (*SQLite, error) {
-	db, err := sqlitedb.Open(path, schema)
+// Open opens (creating when absent) the log at path, a SQLite file or a
+// PostgreSQL URL (sqldb.Open).
+func Open(path string) (*Log, error) {
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("saga log: %w", err)
 	}
-	return &SQLite{db: db, now: time.Now}, nil
+	return &Log{db: db, now: time.Now}, nil
 }
 
 // Close closes the file.
-func (l *SQLite) Close() error { return l.db.Close() }
+func (l *Log) Close() error { return l.db.Close() }
 
 // Claim returns the run id, owned by owner until lease from now, and
 // claimed true: a new run (with state and an empty record) when the log
 // has none, or a run whose owner's lease has expired, taken over. Otherwise
 // it returns the run as it is, claimed false: finished, or owned by another
 // process still.
-func (l *SQLite) Claim(ctx context.Context, id, owner string, lease time.Duration, state []byte) (Entry, bool, error) {
+func (l *Log) Claim(ctx context.Context, id, owner string, lease time.Duration, state []byte) (Entry, bool, error) {
 	var e Entry
 	claimed := false
-	err := sqlitedb.Tx(ctx, l.db, func(tx *sql.Tx) error {
+	err := l.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		now := l.now()
 		var err error
 		e, err = get(ctx, tx, id)
@@ -116,31 +117,31 @@ func (l *SQLite) Claim(ctx context.Context, id, owner string, lease time.Duratio
 // Save writes the state and record of a run that owner holds, renewing its
 // lease. It fails with orchestration.ErrSagaTaken when owner holds it no
 // more.
-func (l *SQLite) Save(ctx context.Context, id, owner string, lease time.Duration, state []byte, run *orchestration.SagaRun) error {
+func (l *Log) Save(ctx context.Context, id, owner string, lease time.Duration, state []byte, run *orchestration.SagaRun) error {
 	return l.write(ctx, id, owner, `state = ?, run = ?, lease_until = ?`, state, mustJSON(run), l.now().Add(lease).UnixMilli())
 }
 
 // Finish writes a run's final state and record and the answer its client
 // was given, and marks it done.
-func (l *SQLite) Finish(ctx context.Context, id, owner string, state []byte, run *orchestration.SagaRun, status int, answer []byte) error {
+func (l *Log) Finish(ctx context.Context, id, owner string, state []byte, run *orchestration.SagaRun, status int, answer []byte) error {
 	return l.write(ctx, id, owner, `state = ?, run = ?, done = 1, status = ?, answer = ?`, state, mustJSON(run), status, answer)
 }
 
 // Renew extends owner's claim of an unfinished run by lease from now; it
 // fails with orchestration.ErrSagaTaken when owner holds it no more.
-func (l *SQLite) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
+func (l *Log) Renew(ctx context.Context, id, owner string, lease time.Duration) error {
 	return l.write(ctx, id, owner, `lease_until = ?`, l.now().Add(lease).UnixMilli())
 }
 
 // Release gives up owner's claim of an unfinished run at once, so that the
 // next pass of any process may take it.
-func (l *SQLite) Release(ctx context.Context, id, owner string) error {
+func (l *Log) Release(ctx context.Context, id, owner string) error {
 	return l.write(ctx, id, owner, `lease_until = 0`)
 }
 
 // Forget deletes an unfinished run that owner holds: one whose failure is
 // not its key's final answer.
-func (l *SQLite) Forget(ctx context.Context, id, owner string) error {
+func (l *Log) Forget(ctx context.Context, id, owner string) error {
 	res, err := l.db.ExecContext(ctx, `DELETE FROM runs WHERE id = ? AND owner = ? AND done = 0`, id, owner)
 	if err != nil {
 		return fmt.Errorf("saga log: forget %s: %w", id, err)
@@ -151,7 +152,7 @@ func (l *SQLite) Forget(ctx context.Context, id, owner string) error {
 	return nil
 }
 
-func (l *SQLite) write(ctx context.Context, id, owner, set string, args ...any) error {
+func (l *Log) write(ctx context.Context, id, owner, set string, args ...any) error {
 	args = append(args, l.now().UnixMilli(), id, owner)
 	res, err := l.db.ExecContext(ctx, `UPDATE runs SET `+set+`, updated_at = ? WHERE id = ? AND owner = ? AND done = 0`, args...)
 	if err != nil {
@@ -164,13 +165,13 @@ func (l *SQLite) write(ctx context.Context, id, owner, set string, args ...any) 
 }
 
 // Get returns the run id, or ErrNotFound.
-func (l *SQLite) Get(ctx context.Context, id string) (Entry, error) {
+func (l *Log) Get(ctx context.Context, id string) (Entry, error) {
 	return get(ctx, l.db, id)
 }
 
 // Stale returns the ids of at most n unfinished runs whose lease has
 // expired, oldest first: the runs whose owner died.
-func (l *SQLite) Stale(ctx context.Context, n int) ([]string, error) {
+func (l *Log) Stale(ctx context.Context, n int) ([]string, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT id FROM runs WHERE done = 0 AND lease_until < ? ORDER BY created_at LIMIT ?`,
 		l.now().UnixMilli(), n)
 	if err != nil {
@@ -189,7 +190,7 @@ func (l *SQLite) Stale(ctx context.Context, n int) ([]string, error) {
 }
 
 // Unfinished counts the runs not done yet.
-func (l *SQLite) Unfinished(ctx context.Context) (int, error) {
+func (l *Log) Unfinished(ctx context.Context) (int, error) {
 	var n int
 	err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE done = 0`).Scan(&n)
 	return n, err

@@ -3,12 +3,13 @@ package sagalog_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/sqldb"
+	"github.com/atrium-bff/atrium/internal/testkit"
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/orchestration/sagalog"
 )
@@ -25,23 +26,28 @@ type log interface {
 	Unfinished(ctx context.Context) (int, error)
 }
 
-// logs returns two views of one log: the same one for memory; for SQLite,
-// two opens of one file, as two gateways have.
+// logs returns two views of one log: the same one for memory; for SQLite
+// and PostgreSQL, two opens of one database, as two gateways have.
 var logs = map[string]func(t *testing.T) (log, log){
 	"memory": func(*testing.T) (log, log) { m := new(sagalog.Memory); return m, m },
-	"sqlite": func(t *testing.T) (log, log) {
-		path := filepath.Join(t.TempDir(), "sagas.db")
-		a, err := sagalog.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := sagalog.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { a.Close(); b.Close() })
-		return a, b
+	"sqlite": func(t *testing.T) (log, log) { return twice(t, sqldb.Place(t.TempDir(), "", "sagas")) },
+	"postgres": func(t *testing.T) (log, log) {
+		return twice(t, sqldb.Place("", testkit.Postgres(t).Database(t), "sagas"))
 	},
+}
+
+// twice opens the log at where twice.
+func twice(t *testing.T, where string) (log, log) {
+	a, err := sagalog.Open(where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sagalog.Open(where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
 }
 
 func TestConformance(t *testing.T) {

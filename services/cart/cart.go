@@ -1,5 +1,5 @@
 // Package cart holds each user's shopping cart. Store is the in-process
-// implementation, over a SQLite file its replicas share; package carthttp
+// implementation, over a database its replicas share (a SQLite file, or PostgreSQL); package carthttp
 // carries the Service over HTTP. The cart knows product ids only: checking
 // that a product exists and is in stock is the orchestration layer's job,
 // which sees the catalog and the inventory.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/atrium-bff/atrium/internal/event"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 const schema = `
@@ -19,18 +19,19 @@ CREATE TABLE IF NOT EXISTS cart_items (
 );
 ` + event.Schema
 
-// Store is the in-process cart service over a SQLite file: carts outlive
-// a restart, and replicas that open the same file share them (see package
-// sqlitedb). It is safe for concurrent use.
+// Store is the in-process cart service over a database (a SQLite file, or
+// a schema of PostgreSQL): carts outlive a restart, and replicas that open
+// the same database share them (see package sqldb). It is safe for
+// concurrent use.
 type Store struct {
-	db *sql.DB
+	db *sqldb.DB
 	// Outbox holds the events of the store's changes until the broker has them.
 	*event.Outbox
 }
 
 // Open opens (creating when absent) the carts database at path.
 func Open(path string) (*Store, error) {
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("cart: %w", err)
 	}
@@ -102,7 +103,7 @@ func (s *Store) SetItem(ctx context.Context, userID string, item Item) (Cart, er
 		return Cart{}, fmt.Errorf("quantity %d not in 1..%d: %w", item.Quantity, MaxQuantity, ErrInvalid)
 	}
 	var c Cart
-	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE cart_items SET quantity = ? WHERE user_id = ? AND product_id = ?`,
 			item.Quantity, userID, item.ProductID)
 		if err != nil {
@@ -133,7 +134,7 @@ func (s *Store) RemoveItem(ctx context.Context, userID, productID string) (Cart,
 		return Cart{}, err
 	}
 	var c Cart
-	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ? AND product_id = ?`, userID, productID)
 		if err != nil {
 			return fmt.Errorf("remove %s: %w", productID, err)
@@ -152,7 +153,7 @@ func (s *Store) Clear(ctx context.Context, userID string) (Cart, error) {
 	if err := checkUser(userID); err != nil {
 		return Cart{}, err
 	}
-	if _, err := sqlitedb.Q(ctx, s.db).ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
+	if _, err := s.db.Q(ctx).ExecContext(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
 		return Cart{}, fmt.Errorf("clear cart of %s: %w", userID, err)
 	}
 	return Cart{UserID: userID, Items: []Item{}}, nil

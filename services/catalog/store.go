@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"errors"
@@ -13,7 +12,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/seed"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 //go:embed seed.json
@@ -29,12 +28,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY);
 ` + event.Schema
 
 // Store is the in-process catalog: the seed products, with the prices set
-// since kept in a SQLite file that the replicas share, beside the outbox of
+// since kept in a database that the replicas share (a SQLite file, or
+// PostgreSQL), beside the outbox of
 // the events that tell of them. Reads take a snapshot held in memory, with
 // no lock; a change makes a new snapshot. It is safe for concurrent use.
 type Store struct {
 	view atomic.Pointer[view]
-	db   *sql.DB
+	db   *sqldb.DB
 	// Outbox holds the events of the store's changes until the broker has them.
 	*event.Outbox
 }
@@ -64,7 +64,7 @@ func seedProducts() []Product {
 // Open opens (creating when absent) the catalog's database at path and
 // returns the catalog with its prices.
 func Open(path string) (*Store, error) {
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -89,7 +89,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // does, so that a read model that starts from nothing learns of every
 // product from the events alone.
 func (s *Store) announce(ctx context.Context) error {
-	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO meta (key) VALUES ('announced') ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return fmt.Errorf("catalog: announce: %w", err)
@@ -134,7 +134,7 @@ func (s *Store) announce(ctx context.Context) error {
 // load makes the snapshot from the seed and every price set.
 func (s *Store) load(ctx context.Context) error {
 	products := seedProducts()
-	prices, err := s.prices(ctx, "1")
+	prices, err := s.prices(ctx, "TRUE")
 	if err != nil {
 		return err
 	}
@@ -181,10 +181,10 @@ func (s *Store) SetPrice(ctx context.Context, id string, cents int64) (Product, 
 	if cents < 1 || cents > MaxPriceCents {
 		return Product{}, fmt.Errorf("price %d: want 1 to %d cents: %w", cents, MaxPriceCents, ErrInvalid)
 	}
-	err = sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var version int64
 		err := tx.QueryRowContext(ctx, `INSERT INTO prices (id, cents, version) VALUES (?, ?, 1)
-			ON CONFLICT (id) DO UPDATE SET cents = excluded.cents, version = version + 1 RETURNING version`, id, cents).Scan(&version)
+			ON CONFLICT (id) DO UPDATE SET cents = excluded.cents, version = prices.version + 1 RETURNING version`, id, cents).Scan(&version)
 		if err != nil {
 			return fmt.Errorf("catalog: set price: %w", err)
 		}

@@ -1,6 +1,6 @@
 // Package inventory tracks stock per product and the reservations that
 // checkout holds against it. Store is the in-process implementation, over
-// a SQLite file its replicas share; package inventoryhttp carries the
+// a database its replicas share (a SQLite file, or PostgreSQL); package inventoryhttp carries the
 // Service over HTTP.
 package inventory
 

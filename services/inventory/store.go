@@ -15,7 +15,7 @@ import (
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/internal/seed"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 //go:embed seed.json
@@ -59,12 +59,12 @@ CREATE INDEX IF NOT EXISTS reservations_due ON reservations (status, expires_at)
 CREATE INDEX IF NOT EXISTS reservations_made ON reservations (made_at);
 ` + event.Schema
 
-// Store is the in-process inventory over a SQLite file, which starts from
-// the seed stock: stock and reservations outlive a restart, and replicas
-// that open the same file share them (see package sqlitedb). It is safe
-// for concurrent use.
+// Store is the in-process inventory over a database (a SQLite file, or a
+// schema of PostgreSQL), which starts from the seed stock: stock and
+// reservations outlive a restart, and replicas that open the same
+// database share them (see package sqldb). It is safe for concurrent use.
 type Store struct {
-	db               *sql.DB
+	db               *sqldb.DB
 	byIDs            *sql.Stmt // the stock of a JSON array of product ids
 	holdFor, keepFor time.Duration
 	now              func() time.Time
@@ -90,7 +90,7 @@ func Clock(now func() time.Time) Option { return func(s *Store) { s.now = now } 
 // Open opens (creating when absent) the inventory database at path; a new
 // database starts with the seed stock.
 func Open(path string, opts ...Option) (*Store, error) {
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
@@ -103,17 +103,21 @@ func Open(path string, opts ...Option) (*Store, error) {
 	data := seed.Load[struct {
 		Stock []Stock `json:"stock"`
 	}]("inventory", seedJSON)
-	err = sqlitedb.Tx(context.Background(), db, func(tx *sql.Tx) error {
+	ctx := context.Background()
+	err = db.Tx(ctx, func(tx *sqldb.Tx) error {
 		for _, st := range data.Stock {
-			if _, err := tx.Exec(`INSERT OR IGNORE INTO stock (product_id, available) VALUES (?, ?)`, st.ProductID, st.Available); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO stock (product_id, available) VALUES (?, ?) ON CONFLICT DO NOTHING`, st.ProductID, st.Available); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err == nil {
-		s.byIDs, err = db.Prepare(`SELECT product_id, available, reserved, sold FROM stock
-			WHERE product_id IN (SELECT value FROM json_each(?))`)
+		ids := `SELECT value FROM json_each(?)`
+		if db.Postgres() {
+			ids = `SELECT json_array_elements_text(?::json)`
+		}
+		s.byIDs, err = db.Prepare(`SELECT product_id, available, reserved, sold FROM stock WHERE product_id IN (` + ids + `)`)
 	}
 	if err != nil {
 		db.Close()
@@ -130,7 +134,7 @@ func (s *Store) Close() error {
 
 // expire releases the holds that have run out and forgets the
 // reservations made more than keepFor ago, within tx.
-func (s *Store) expire(ctx context.Context, tx *sql.Tx, now time.Time) error {
+func (s *Store) expire(ctx context.Context, tx *sqldb.Tx, now time.Time) error {
 	due, err := s.reservations(ctx, tx, "status = ? AND expires_at <= ?", StatusHeld, now.UnixNano())
 	if err != nil {
 		return err
@@ -164,7 +168,7 @@ func (s *Store) sweep(ctx context.Context) error {
 	if err != nil || !due {
 		return err
 	}
-	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error { return s.expire(ctx, tx, now) })
+	return s.db.Tx(ctx, func(tx *sqldb.Tx) error { return s.expire(ctx, tx, now) })
 }
 
 // Stock implements Service.
@@ -240,7 +244,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 		return Reservation{}, fmt.Errorf("reserve: %w", err)
 	}
 	var r Reservation
-	err = sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		now := s.now()
 		if err := s.expire(ctx, tx, now); err != nil {
 			return err
@@ -276,12 +280,9 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 		if req.Key != "" {
 			key = sql.NullString{String: req.Key, Valid: true}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO reservations (lines, status, made_at, expires_at, user_id, idem_key)
-			VALUES (?, ?, ?, ?, ?, ?)`, string(lines), StatusHeld, now.UnixNano(), now.Add(s.holdFor).UnixNano(), req.UserID, key)
-		if err != nil {
-			return fmt.Errorf("reserve: %w", err)
-		}
-		seq, err := res.LastInsertId()
+		var seq int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO reservations (lines, status, made_at, expires_at, user_id, idem_key)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`, string(lines), StatusHeld, now.UnixNano(), now.Add(s.holdFor).UnixNano(), req.UserID, key).Scan(&seq)
 		if err != nil {
 			return fmt.Errorf("reserve: %w", err)
 		}
@@ -297,7 +298,7 @@ func (s *Store) Reserve(ctx context.Context, req ReserveRequest) (Reservation, e
 
 // Commit implements Service.
 func (s *Store) Commit(ctx context.Context, id string) (Reservation, error) {
-	return s.update(ctx, id, "commit", func(tx *sql.Tx, r *Reservation) error {
+	return s.update(ctx, id, "commit", func(tx *sqldb.Tx, r *Reservation) error {
 		switch r.Status {
 		case StatusHeld:
 			if err := move(ctx, tx, *r, "reserved = reserved - ?, sold = sold + ?"); err != nil {
@@ -313,7 +314,7 @@ func (s *Store) Commit(ctx context.Context, id string) (Reservation, error) {
 
 // Release implements Service.
 func (s *Store) Release(ctx context.Context, id string) (Reservation, error) {
-	return s.update(ctx, id, "release", func(tx *sql.Tx, r *Reservation) error {
+	return s.update(ctx, id, "release", func(tx *sqldb.Tx, r *Reservation) error {
 		var err error
 		switch r.Status {
 		case StatusHeld:
@@ -332,13 +333,13 @@ func (s *Store) Release(ctx context.Context, id string) (Reservation, error) {
 
 // update applies f to reservation id in a transaction, after expiring the
 // holds that ran out, and returns the reservation as f left it.
-func (s *Store) update(ctx context.Context, id, verb string, f func(*sql.Tx, *Reservation) error) (Reservation, error) {
+func (s *Store) update(ctx context.Context, id, verb string, f func(*sqldb.Tx, *Reservation) error) (Reservation, error) {
 	if !ValidReservationID(id) {
 		return Reservation{}, fmt.Errorf("malformed reservation id %q: %w", id, ErrInvalid)
 	}
 	seq := seqOf(id)
 	var r Reservation
-	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		if err := s.expire(ctx, tx, s.now()); err != nil {
 			return err
 		}
@@ -370,7 +371,7 @@ func (s *Store) Committed(ctx context.Context, before time.Time, limit int) ([]R
 		return nil, fmt.Errorf("limit %d, want 1 to 1000: %w", limit, ErrInvalid)
 	}
 	var out []Reservation
-	err := sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) (err error) {
+	err := s.db.Tx(ctx, func(tx *sqldb.Tx) (err error) {
 		out, err = s.reservations(ctx, tx, `status = ? AND made_at < ?`, StatusCommitted, before.UnixNano())
 		return err
 	})
@@ -381,7 +382,7 @@ func (s *Store) Committed(ctx context.Context, before time.Time, limit int) ([]R
 }
 
 // reservations reads the reservations where holds, within tx.
-func (s *Store) reservations(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]Reservation, error) {
+func (s *Store) reservations(ctx context.Context, tx *sqldb.Tx, where string, args ...any) ([]Reservation, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, lines, status, expires_at, user_id, COALESCE(idem_key, '')
 		FROM reservations WHERE `+where+` ORDER BY seq`, args...)
 	if err != nil {
@@ -414,7 +415,7 @@ func (s *Store) reservations(ctx context.Context, tx *sql.Tx, where string, args
 
 // move updates the stock of each of r's lines with set, whose two
 // placeholders both take the line's quantity.
-func move(ctx context.Context, tx *sql.Tx, r Reservation, set string) error {
+func move(ctx context.Context, tx *sqldb.Tx, r Reservation, set string) error {
 	for _, l := range r.Lines {
 		if _, err := tx.ExecContext(ctx, `UPDATE stock SET `+set+` WHERE product_id = ?`, l.Quantity, l.Quantity, l.ProductID); err != nil {
 			return fmt.Errorf("stock of %s: %w", l.ProductID, err)
@@ -423,7 +424,7 @@ func move(ctx context.Context, tx *sql.Tx, r Reservation, set string) error {
 	return nil
 }
 
-func setStatus(ctx context.Context, tx *sql.Tx, r Reservation, status string) error {
+func setStatus(ctx context.Context, tx *sqldb.Tx, r Reservation, status string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET status = ? WHERE seq = ?`, status, seqOf(r.ID)); err != nil {
 		return fmt.Errorf("reservation %s: %w", r.ID, err)
 	}

@@ -113,29 +113,31 @@ func TestReservationsAreForgottenAfterKeepFor(t *testing.T) {
 }
 
 func TestReplicasNeverOversell(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "inventory.db")
-	before, err := conformance.Open(t, path, open1).Stock(ctx, "p004")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := before.Available + 10 // ten more single units than there are
-	var sold atomic.Int32
-	conformance.Replicas(t, path, open1, n, func(s *inventory.Store, _ int) (struct{}, error) {
-		r, err := s.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p004", Quantity: 1}}})
-		if errors.Is(err, inventory.ErrInsufficientStock) {
-			return struct{}{}, nil
+	conformance.OnEveryEngine(t, func(t *testing.T, place conformance.Place) {
+		ctx := context.Background()
+		path := place("inventory")
+		before, err := conformance.Open(t, path, open1).Stock(ctx, "p004")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err == nil {
-			_, err = s.Commit(ctx, r.ID)
-			sold.Add(1)
+		n := before.Available + 10 // ten more single units than there are
+		var sold atomic.Int32
+		conformance.Replicas(t, path, open1, n, func(s *inventory.Store, _ int) (struct{}, error) {
+			r, err := s.Reserve(ctx, inventory.ReserveRequest{Lines: []inventory.Line{{ProductID: "p004", Quantity: 1}}})
+			if errors.Is(err, inventory.ErrInsufficientStock) {
+				return struct{}{}, nil
+			}
+			if err == nil {
+				_, err = s.Commit(ctx, r.ID)
+				sold.Add(1)
+			}
+			return struct{}{}, err
+		})
+		after, _ := conformance.Open(t, path, open1).Stock(ctx, "p004")
+		if int(sold.Load()) != before.Available || after.Available != 0 || after.Sold != before.Available {
+			t.Errorf("%d replicas' sales of %d units: sold %d, stock now %+v", n, before.Available, sold.Load(), after)
 		}
-		return struct{}{}, err
 	})
-	after, _ := conformance.Open(t, path, open1).Stock(ctx, "p004")
-	if int(sold.Load()) != before.Available || after.Available != 0 || after.Sold != before.Available {
-		t.Errorf("%d replicas' sales of %d units: sold %d, stock now %+v", n, before.Available, sold.Load(), after)
-	}
 }
 
 func open1(path string) (*inventory.Store, error) { return inventory.Open(path) }

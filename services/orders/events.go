@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/atrium-bff/atrium/internal/event"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 // The choreographed checkout. Nobody drives it: the gateway places a
@@ -89,7 +89,7 @@ func Final(status string) bool {
 
 // placed records, within tx, the first step of choreographed order id and
 // its order.placed event.
-func (s *Store) placed(ctx context.Context, tx *sql.Tx, id string, o NewOrder, total int64) error {
+func (s *Store) placed(ctx context.Context, tx *sqldb.Tx, id string, o NewOrder, total int64) error {
 	e, err := event.New(SubjectPlaced, Placed{OrderID: id, UserID: o.UserID, Lines: o.Lines, TotalCents: total, Currency: o.Currency})
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func (s *Store) placed(ctx context.Context, tx *sql.Tx, id string, o NewOrder, t
 	return event.Record(ctx, tx, e)
 }
 
-func addStep(ctx context.Context, tx sqlitedb.Querier, seq int64, step, detail string, at time.Time) error {
+func addStep(ctx context.Context, tx sqldb.Querier, seq int64, step, detail string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO order_steps (order_seq, step, detail, at) VALUES (?, ?, ?, ?)`,
 		seq, step, detail, at.UnixNano())
 	if err != nil {
@@ -111,7 +111,7 @@ func addStep(ctx context.Context, tx sqlitedb.Querier, seq int64, step, detail s
 
 // steps reads the steps of the order numbered seq here.
 func (s *Store) steps(ctx context.Context, seq int64) ([]Step, error) {
-	rows, err := sqlitedb.Q(ctx, s.db).QueryContext(ctx, `SELECT step, detail, at FROM order_steps WHERE order_seq = ? ORDER BY at, rowid`, seq)
+	rows, err := s.db.Q(ctx).QueryContext(ctx, `SELECT step, detail, at FROM order_steps WHERE order_seq = ? ORDER BY at, seq`, seq)
 	if err != nil {
 		return nil, fmt.Errorf("order steps: %w", err)
 	}
@@ -170,7 +170,7 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 // progress records step of the order numbered seq here, moves its status
 // forward to status, and returns the status it has now.
 func (s *Store) progress(ctx context.Context, seq int64, step, status string, p progress, at time.Time) (string, error) {
-	q := sqlitedb.Q(ctx, s.db)
+	q := s.db.Q(ctx)
 	var was string
 	if err := q.QueryRowContext(ctx, `SELECT status FROM orders WHERE seq = ?`, seq).Scan(&was); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

@@ -1,6 +1,6 @@
 // Package orders records placed orders. Store is the in-process
-// implementation, persisted in an embedded SQLite database so that a restart
-// loses no order; package ordershttp carries the Service over HTTP.
+// implementation, persisted in a database (a SQLite file, or PostgreSQL) so
+// that a restart loses no order; package ordershttp carries the Service over HTTP.
 package orders
 
 import (

@@ -12,10 +12,11 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/event"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
-const schema = `
+// migrations are the versions of the orders database (see sqldb.Open).
+var migrations = []string{`
 CREATE TABLE IF NOT EXISTS orders (
 	seq            INTEGER PRIMARY KEY AUTOINCREMENT,
 	user_id        TEXT NOT NULL,
@@ -36,13 +37,30 @@ CREATE TABLE IF NOT EXISTS order_steps (
 	at        INTEGER NOT NULL -- when the event was (unix ns): a consumer per subject may take them out of order
 );
 CREATE INDEX IF NOT EXISTS order_steps_by_order ON order_steps (order_seq);
-` + event.Schema
+` + event.Schema,
+	// Version 2 gives each step a number of its own, the order in which the
+	// steps of one instant were recorded (version 1 left it to SQLite's
+	// rowid, which PostgreSQL does not have).
+	`
+CREATE TABLE order_steps_numbered (
+	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+	order_seq INTEGER NOT NULL,
+	step      TEXT NOT NULL,
+	detail    TEXT NOT NULL,
+	at        INTEGER NOT NULL
+);
+INSERT INTO order_steps_numbered (order_seq, step, detail, at) SELECT order_seq, step, detail, at FROM order_steps ORDER BY at;
+DROP TABLE order_steps;
+ALTER TABLE order_steps_numbered RENAME TO order_steps;
+CREATE INDEX order_steps_by_order ON order_steps (order_seq, seq);
+`}
 
-// Store is the in-process orders service over a SQLite file. Several
-// processes may open the same file (WAL mode, busy timeout), which is how
-// replicas share their orders. It is safe for concurrent use.
+// Store is the in-process orders service over a database (a SQLite file,
+// or a schema of PostgreSQL). Several processes may open the same database
+// (see package sqldb), which is how replicas share their orders. It is
+// safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db *sqldb.DB
 	// Outbox holds the events of the store's changes until the broker has them.
 	*event.Outbox
 	// part of parts: the store holds partition part of parts (0 of 1 when
@@ -61,7 +79,7 @@ func OpenPart(path string, i, n int) (*Store, error) {
 	if n < 1 || i < 0 || i >= n {
 		return nil, fmt.Errorf("orders: no partition %d of %d", i, n)
 	}
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, migrations...)
 	if err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
 	}
@@ -125,18 +143,16 @@ func (s *Store) Create(ctx context.Context, o NewOrder) (Order, error) {
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano) // fine enough that orders of different partitions seldom tie
 	var seq int64
-	err = sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO orders
+	err = s.db.Tx(ctx, func(tx *sqldb.Tx) error {
+		seq = 0
+		err := tx.QueryRowContext(ctx, `INSERT INTO orders
 			(user_id, lines, total_cents, currency, payment_id, reservation_id, idem_key, status, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-			o.UserID, string(lines), total, o.Currency, o.PaymentID, o.ReservationID, key, status, now)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 { // the key was used before: replay
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING seq`,
+			o.UserID, string(lines), total, o.Currency, o.PaymentID, o.ReservationID, key, status, now).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) { // the key was used before: replay
 			return nil
 		}
-		if seq, err = res.LastInsertId(); err != nil || !o.Choreographed {
+		if err != nil || !o.Choreographed {
 			return err
 		}
 		return s.placed(ctx, tx, s.orderID(seq), o, total)
@@ -201,7 +217,7 @@ func (s *Store) Since(ctx context.Context, since time.Time, limit int) (Recent, 
 	if limit < 1 || limit > MaxLimit {
 		return Recent{}, fmt.Errorf("limit %d not in 1..%d: %w", limit, MaxLimit, ErrInvalid)
 	}
-	newest, err := s.query(ctx, "1 ORDER BY seq DESC LIMIT ?", limit)
+	newest, err := s.query(ctx, "TRUE ORDER BY seq DESC LIMIT ?", limit)
 	if err != nil {
 		return Recent{}, err
 	}
@@ -226,7 +242,7 @@ func (s *Store) one(ctx context.Context, where string, args ...any) (Order, erro
 }
 
 func (s *Store) query(ctx context.Context, where string, args ...any) ([]Order, error) {
-	rows, err := sqlitedb.Q(ctx, s.db).QueryContext(ctx, `SELECT seq, user_id, lines, total_cents, currency, payment_id,
+	rows, err := s.db.Q(ctx).QueryContext(ctx, `SELECT seq, user_id, lines, total_cents, currency, payment_id,
 		reservation_id, COALESCE(idem_key, ''), status, created_at FROM orders WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query orders: %w", err)

@@ -1,6 +1,6 @@
 // Package payments charges and refunds customers through a fake payment
 // processor (by design: no money moves). Store is the in-process
-// implementation, over a SQLite file its replicas share; package
+// implementation, over a database its replicas share (a SQLite file, or PostgreSQL); package
 // paymentshttp carries the Service over HTTP.
 package payments
 

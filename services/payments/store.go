@@ -9,7 +9,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/event"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 const schema = `
@@ -24,18 +24,19 @@ CREATE TABLE IF NOT EXISTS charges (
 );
 ` + event.Schema
 
-// Store is the in-process fake processor over a SQLite file: a charge made
-// is never forgotten, and replicas that open the same file share their
-// charges (see package sqlitedb). It is safe for concurrent use.
+// Store is the in-process fake processor over a database (a SQLite file,
+// or a schema of PostgreSQL): a charge made is never forgotten, and
+// replicas that open the same database share their charges (see package
+// sqldb). It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db *sqldb.DB
 	// Outbox holds the events of the store's changes until the broker has them.
 	*event.Outbox
 }
 
 // Open opens (creating when absent) the charges database at path.
 func Open(path string) (*Store, error) {
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("payments: %w", err)
 	}
@@ -65,16 +66,13 @@ func (s *Store) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
 		return Charge{}, fmt.Errorf("charge %d %s: %w", req.AmountCents, req.Currency, ErrDeclined)
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
-	res, err := sqlitedb.Q(ctx, s.db).ExecContext(ctx, `INSERT INTO charges (user_id, amount_cents, currency, status, idem_key, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-		req.UserID, req.AmountCents, req.Currency, StatusSucceeded, key, now)
-	if err != nil {
-		return Charge{}, fmt.Errorf("charge: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 { // a concurrent request with the key won
+	var seq int64
+	err := s.db.Q(ctx).QueryRowContext(ctx, `INSERT INTO charges (user_id, amount_cents, currency, status, idem_key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING seq`,
+		req.UserID, req.AmountCents, req.Currency, StatusSucceeded, key, now).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) { // a concurrent request with the key won
 		return s.one(ctx, "idem_key = ?", req.Key)
 	}
-	seq, err := res.LastInsertId()
 	if err != nil {
 		return Charge{}, fmt.Errorf("charge: %w", err)
 	}
@@ -158,7 +156,7 @@ const columns = `seq, user_id, amount_cents, currency, status, COALESCE(idem_key
 
 // one returns the charge where holds, or ErrNotFound.
 func (s *Store) one(ctx context.Context, where string, arg any) (Charge, error) {
-	c, err := scan(sqlitedb.Q(ctx, s.db).QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE `+where, arg))
+	c, err := scan(s.db.Q(ctx).QueryRowContext(ctx, `SELECT `+columns+` FROM charges WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Charge{}, ErrNotFound
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/atrium-bff/atrium/internal/domain"
 	"github.com/atrium-bff/atrium/internal/event"
-	"github.com/atrium-bff/atrium/internal/sqlitedb"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 )
 
 // The catalog's events that search takes. Search knows them by their
@@ -49,11 +49,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS docs USING fts5(id UNINDEXED, name, category,
 // Store is search over its own index, which Handle keeps from the
 // catalog's events. It is safe for concurrent use, and its replicas may
 // share its file.
-type Store struct{ db *sql.DB }
+type Store struct{ db *sqldb.DB }
 
 // Open opens (creating when absent) the index at path.
 func Open(path string) (*Store, error) {
-	db, err := sqlitedb.Open(path, schema)
+	db, err := sqldb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -78,7 +78,7 @@ func (s *Store) Handle(ctx context.Context, e event.Event) error {
 	if err != nil || !domain.ValidProductID(u.ID) || u.Name == "" {
 		return errors.Join(fmt.Errorf("search: event %s: not a product", e.ID), err, event.ErrPoison)
 	}
-	return sqlitedb.Tx(ctx, s.db, func(tx *sql.Tx) error {
+	return s.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		var version int64
 		switch err := tx.QueryRowContext(ctx, `SELECT version FROM products WHERE id = ?`, u.ID).Scan(&version); {
 		case err == nil && version >= u.Version:

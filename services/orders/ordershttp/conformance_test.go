@@ -3,7 +3,6 @@ package ordershttp_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -15,10 +14,13 @@ import (
 
 func open(t *testing.T, path string) *orders.Store { return conformance.Open(t, path, orders.Open) }
 
-var sides = conformance.Sides[orders.Service]{
-	New:     func(t *testing.T) orders.Service { return open(t, filepath.Join(t.TempDir(), "orders.db")) },
-	Handler: ordershttp.NewHandler,
-	Client:  func(u string) orders.Service { return ordershttp.NewClient(u) },
+// sidesAt are the sides of the service with a fresh store where place says.
+func sidesAt(place conformance.Place) conformance.Sides[orders.Service] {
+	return conformance.Sides[orders.Service]{
+		New:     func(t *testing.T) orders.Service { return open(t, place("orders")) },
+		Handler: ordershttp.NewHandler,
+		Client:  func(u string) orders.Service { return ordershttp.NewClient(u) },
+	}
 }
 
 func newOrder(user, key string) orders.NewOrder {
@@ -29,7 +31,9 @@ func newOrder(user, key string) orders.NewOrder {
 }
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, sides, suite)
+	conformance.OnEveryEngine(t, func(t *testing.T, place conformance.Place) {
+		conformance.Run(t, sidesAt(place), suite)
+	})
 }
 
 // suite is what every orders Service does, whole or partitioned.
@@ -104,26 +108,30 @@ func suite(t *testing.T, svc orders.Service) {
 }
 
 func TestRestartLosesNoOrder(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "orders.db")
-	s := open(t, path)
-	o, err := s.Create(context.Background(), newOrder("u03", "k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	got, err := open(t, path).Order(context.Background(), o.ID)
-	if err != nil || !reflect.DeepEqual(got, o) {
-		t.Fatalf("after reopening: %+v, %v; want %+v", got, err, o)
-	}
+	conformance.OnEveryEngine(t, func(t *testing.T, place conformance.Place) {
+		path := place("orders")
+		s := open(t, path)
+		o, err := s.Create(context.Background(), newOrder("u03", "k"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		got, err := open(t, path).Order(context.Background(), o.ID)
+		if err != nil || !reflect.DeepEqual(got, o) {
+			t.Fatalf("after reopening: %+v, %v; want %+v", got, err, o)
+		}
+	})
 }
 
 func TestConcurrentDuplicateKeysMakeOneOrder(t *testing.T) {
-	made := conformance.Replicas(t, filepath.Join(t.TempDir(), "orders.db"), orders.Open, 20, func(s *orders.Store, _ int) (orders.Order, error) {
-		return s.Create(context.Background(), newOrder("u04", "dup"))
-	})
-	for _, o := range made {
-		if o.ID != made[0].ID {
-			t.Fatalf("one key made orders %v and %v", made[0].ID, o.ID)
+	conformance.OnEveryEngine(t, func(t *testing.T, place conformance.Place) {
+		made := conformance.Replicas(t, place("orders"), orders.Open, 20, func(s *orders.Store, _ int) (orders.Order, error) {
+			return s.Create(context.Background(), newOrder("u04", "dup"))
+		})
+		for _, o := range made {
+			if o.ID != made[0].ID {
+				t.Fatalf("one key made orders %v and %v", made[0].ID, o.ID)
+			}
 		}
-	}
+	})
 }

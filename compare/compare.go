@@ -35,12 +35,17 @@ type Config struct {
 	// Workers is the concurrency of the closed-loop runs [32].
 	Workers int
 	// Scenarios selects scenarios by name (steady, latency, saturation,
-	// isolation, scaling, deploy, proxy, checkout); empty means all.
+	// isolation, scaling, deploy, proxy, checkout, storage); empty means
+	// all.
 	Scenarios []string
 	// Progress receives the live display. If nil, nothing is shown.
 	Progress io.Writer
 	// Command is the command line to quote in the report.
 	Command string
+	// Database is the PostgreSQL URL of the storage scenario; empty starts
+	// a throw-away cluster (pgcluster), or skips the scenario where
+	// PostgreSQL is not installed.
+	Database string
 	// Flags are added to every server's command line (say, --otel-sample 1
 	// to measure the cost of tracing everything).
 	Flags []string
@@ -113,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		run  func(context.Context, *Report) error
 	}{
 		{"steady", r.steady}, {"saturation", r.saturation}, {"isolation", r.isolation}, {"scaling", r.scaling},
-		{"deploy", r.deploy}, {"proxy", r.proxy}, {"checkout", r.checkout},
+		{"deploy", r.deploy}, {"proxy", r.proxy}, {"checkout", r.checkout}, {"storage", r.storage},
 	} {
 		if !r.selected(s.name) && !(s.name == "steady" && r.selected("latency")) {
 			continue

@@ -26,6 +26,10 @@ type Report struct {
 	Saturation []SaturationRow `json:"saturation"`
 	Proxy      []ProxyRow      `json:"proxy"`
 	Checkout   []CheckoutRow   `json:"checkout"`
+	Storage    []StorageRow    `json:"storage"`
+	// StorageNotRun says why the storage scenario did not run, when it
+	// was selected and did not.
+	StorageNotRun string `json:"storage_not_run,omitempty"`
 }
 
 // Machine describes where the comparison ran.
@@ -221,6 +225,22 @@ func (rep *Report) Markdown(charts []string) string {
 				ms(r.DoneP50), ms(r.DoneP99), r.Errors, r.OutageAccepted, r.OutageTried, r.OutageCompleted, r.OutageTried, r.OutageDoneMaxMS)
 		}
 		w("\n")
+	}
+	if len(rep.Storage) > 0 || rep.StorageNotRun != "" {
+		w("## 9. State on SQLite or PostgreSQL (microservices)\n\n")
+		w("The same topology (`atrium up`), its stateful services' state in SQLite files in the data directory (the default),\n")
+		w("then in PostgreSQL on loopback (`--database`, a schema per service, SERIALIZABLE transactions), at %d req/s.\n", rep.Rate)
+		w("The product page reads the stock (inventory); the dashboard the cart and the orders.\n\n")
+		if rep.StorageNotRun != "" {
+			w("Not run: %s.\n\n", rep.StorageNotRun)
+		}
+		if len(rep.Storage) > 0 {
+			w("| endpoint | state | throughput req/s | p50 ms | p95 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|---:|\n")
+			for _, r := range rep.Storage {
+				w("| %s | %s | %.1f | %s | %s | %s | %s |\n", r.Endpoint, r.Engine, r.Throughput, ms(r.P50), ms(r.P95), ms(r.P99), pct(r.ErrorRate))
+			}
+			w("\n")
+		}
 	}
 	if len(charts) > 0 {
 		w("## Charts\n\n")

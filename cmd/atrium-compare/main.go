@@ -37,7 +37,8 @@ func run(ctx context.Context, args []string) error {
 	rate := fs.Int("rate", 200, "requests per second of the open-loop runs (env ATRIUM_COMPARE_RATE)")
 	workers := fs.Int("workers", 32, "concurrent clients of the closed-loop runs (env ATRIUM_COMPARE_WORKERS)")
 	out := fs.String("out", "docs/comparison.md", "the Markdown report; the JSON and the SVG charts go beside it (env ATRIUM_COMPARE_OUT)")
-	scenarios := fs.String("scenarios", "", "comma-separated subset of steady,latency,saturation,isolation,scaling,deploy,proxy,checkout (env ATRIUM_COMPARE_SCENARIOS)")
+	scenarios := fs.String("scenarios", "", "comma-separated subset of steady,latency,saturation,isolation,scaling,deploy,proxy,checkout,storage (env ATRIUM_COMPARE_SCENARIOS)")
+	database := fs.String("database", "", "PostgreSQL URL for the storage scenario; default: a throw-away cluster on loopback, if PostgreSQL is installed (env ATRIUM_COMPARE_DATABASE)")
 	flags := fs.String("flags", "", "flags added to every server's command line, space-separated, e.g. '--otel-sample 1' (env ATRIUM_COMPARE_FLAGS)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atrium-compare [--duration 5s] [--rate 200] [--out docs/comparison.md]")
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string) error {
 		*atrium = filepath.Join(filepath.Dir(self), "atrium")
 	}
 	cfg := compare.Config{
-		Binary: *atrium, Duration: *duration, Rate: *rate, Workers: *workers, Progress: os.Stderr,
+		Binary: *atrium, Duration: *duration, Rate: *rate, Workers: *workers, Progress: os.Stderr, Database: *database,
 		Command: strings.TrimSpace("atrium-compare " + strings.Join(args, " ")),
 	}
 	if *scenarios != "" {

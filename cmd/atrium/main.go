@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -21,6 +22,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/atrium-bff/atrium/internal/server"
+	"github.com/atrium-bff/atrium/internal/sqldb"
 	"github.com/atrium-bff/atrium/internal/telemetry"
 	"github.com/atrium-bff/atrium/services"
 )
@@ -133,7 +135,7 @@ type common struct {
 	addr string
 	logging
 	dataDir      string
-	database     string
+	database     database
 	token        string
 	otelEndpoint string
 	traceSample  float64
@@ -145,7 +147,7 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address, host:port (env ATRIUM_ADDR)")
 	c.logging.flags(fs)
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
-	fs.StringVar(&c.database, "database", "", "PostgreSQL for the services' state and the saga log, postgres://user:password@host:5432/db, a schema per service; empty for SQLite files in --data-dir (env ATRIUM_DATABASE)")
+	fs.Var(&c.database, "database", "PostgreSQL for the services' state and the saga log, postgres://user:password@host:5432/db, a schema per service; empty for SQLite files in --data-dir (env ATRIUM_DATABASE)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.Float64Var(&c.traceSample, "otel-sample", 0.01, "fraction of new traces to sample; a request whose caller sampled its trace is always traced (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")
@@ -155,7 +157,20 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 
 // storage is where the services and the saga log keep their state.
 func (c *common) storage() services.Storage {
-	return services.Storage{Dir: c.dataDir, Database: c.database}
+	return services.Storage{Dir: c.dataDir, Database: string(c.database)}
+}
+
+// database is the value of --database: a PostgreSQL URL, or "" for SQLite.
+type database string
+
+func (d *database) String() string { return string(*d) }
+
+func (d *database) Set(s string) error {
+	if _, err := url.Parse(s); err != nil || (s != "" && !sqldb.IsPostgres(s)) {
+		return errors.New("want a PostgreSQL URL, postgres://user:password@host:5432/db (or nothing, for SQLite files in --data-dir)")
+	}
+	*d = database(s)
+	return nil
 }
 
 // telemetry sets up tracing and metrics for a process named service,

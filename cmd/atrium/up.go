@@ -79,7 +79,7 @@ func upCommand() *ffcli.Command {
 					// The database's URL goes in the environment, not in
 					// the arguments any user may list: it may hold a password.
 					Env: append(childEnv(services.Token(g.token, name), *serviceProcs), "ATRIUM_NATS_USER="+user, "ATRIUM_NATS_PASSWORD="+password,
-						"ATRIUM_DATABASE="+g.database),
+						"ATRIUM_DATABASE="+string(g.database)),
 				}
 				if owns != "" {
 					c.Name = fmt.Sprintf("%s[%s]-%d", name, owns, i)

@@ -2,6 +2,7 @@ package composite
 
 import (
 	"context"
+	"time"
 
 	"github.com/atrium-bff/atrium/internal/event"
 	"github.com/atrium-bff/atrium/orchestration"
@@ -12,7 +13,20 @@ import (
 // ProductChanged drops every cached read that carries product id (its
 // page, the listings, carts and dashboards it is in), so that the next
 // answer has its new price: what a catalog.product.updated event tells.
-func (c *Composer) ProductChanged(id string) { c.rt.Invalidate(productTag(id)) }
+//
+// It drops them again a moment later (restale): the catalog replicas take
+// the same event on their own, and a read between this drop and a
+// replica's refresh would cache the old price again, for the cache's
+// whole TTL.
+func (c *Composer) ProductChanged(id string) {
+	c.rt.Invalidate(productTag(id))
+	time.AfterFunc(restale, func() { c.rt.Invalidate(productTag(id)) })
+}
+
+// restale is how long after a product's change its cached reads are
+// dropped a second time: far longer than a catalog replica takes to read
+// the new price once told.
+const restale = time.Second
 
 // Follows is what a gateway follows on the broker: the events that make
 // its cached answers stale, and those that move an order on (OnEvent).

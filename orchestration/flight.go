@@ -10,14 +10,33 @@ import (
 // the others wait for its answer, or for their own context to end. When the
 // leader gave up (its context ended) the waiters whose contexts are still
 // live do not take its cancellation for an answer: one of them calls again.
-// Unlike singleflight.DoChan, the common case starts no goroutine.
+// Unlike singleflight.DoChan, the common case starts no goroutine. The
+// calls in flight are kept in shards by their key's hash, each under a lock
+// of its own: with one lock, every call of every page at capacity queued
+// on it (the engine's main contention in a mutex profile).
 type flights struct {
+	shards [flightShards]flightShard
+}
+
+const flightShards = 64
+
+type flightShard struct {
 	mu    sync.Mutex
 	calls map[string]*flightCall
+	_     [40]byte // a cache line each, so that the shards' locks do not share one
+}
+
+// shard is key's shard (FNV-1a).
+func (f *flights) shard(key string) *flightShard {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return &f.shards[h%flightShards]
 }
 
 type flightCall struct {
-	done    chan struct{}
+	done    chan struct{} // closed when the call ends; nil until a caller waits (guarded by the shard)
 	v       any
 	err     error
 	gaveUp  bool // the leader's context ended during the call
@@ -26,11 +45,15 @@ type flightCall struct {
 
 // do returns fn's answer for key, made once for all concurrent callers.
 func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	sh := f.shard(key)
 	for {
-		f.mu.Lock()
-		if c, ok := f.calls[key]; ok {
+		sh.mu.Lock()
+		if c, ok := sh.calls[key]; ok {
 			c.waiters++
-			f.mu.Unlock()
+			if c.done == nil { // made by the first waiter: most calls have none
+				c.done = make(chan struct{})
+			}
+			sh.mu.Unlock()
 			select {
 			case <-c.done:
 			case <-ctx.Done():
@@ -41,26 +64,29 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 			}
 			return c.v, c.err
 		}
-		if f.calls == nil {
-			f.calls = map[string]*flightCall{}
+		if sh.calls == nil {
+			sh.calls = map[string]*flightCall{}
 		}
-		c := &flightCall{done: make(chan struct{})}
-		f.calls[key] = c
-		f.mu.Unlock()
-		f.lead(ctx, key, c, fn)
+		c := &flightCall{}
+		sh.calls[key] = c
+		sh.mu.Unlock()
+		sh.lead(ctx, key, c, fn)
 		return c.v, c.err
 	}
 }
 
 // lead makes c's call and hands its answer to the waiters, even if fn
 // panics (the panic goes on up the leader's stack).
-func (f *flights) lead(ctx context.Context, key string, c *flightCall, fn func(context.Context) (any, error)) {
+func (sh *flightShard) lead(ctx context.Context, key string, c *flightCall, fn func(context.Context) (any, error)) {
 	c.gaveUp = true // until fn returns
 	defer func() {
-		f.mu.Lock()
-		delete(f.calls, key)
-		f.mu.Unlock()
-		close(c.done)
+		sh.mu.Lock()
+		delete(sh.calls, key)
+		done := c.done
+		sh.mu.Unlock()
+		if done != nil {
+			close(done)
+		}
 	}()
 	c.v, c.err = fn(ctx)
 	c.gaveUp = ctx.Err() != nil

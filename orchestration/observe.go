@@ -137,6 +137,14 @@ func (rt *Runtime) composite(ctx context.Context, name string) (context.Context,
 func (rt *Runtime) observe(ctx context.Context, name, service string, required bool, run func(context.Context) (Source, error)) (Source, error) {
 	ctx, span := rt.span(ctx, "call", name)
 	src, err := run(ctx)
+	rt.observed(ctx, span, name, service, required, src, err)
+	return src, err
+}
+
+// observed ends the span of one call of a composite (begun with rt.span
+// "call <name>") and records its outcome: observe in two halves, for the
+// engine's hot path, which calls without a closure.
+func (rt *Runtime) observed(ctx context.Context, span trace.Span, name, service string, required bool, src Source, err error) {
 	if span.IsRecording() { // an unsampled call costs no attributes
 		policy := "optional"
 		if required {
@@ -156,7 +164,6 @@ func (rt *Runtime) observe(ctx context.Context, name, service string, required b
 	if rt.ins.measured {
 		rt.ins.callDuration.Record(ctx, src.DurationMS/1000, rt.ins.attrs(attrKey{"call", name, service, string(src.Status)}, callKeys))
 	}
-	return src, err
 }
 
 // lookedUp counts a cache lookup of source with result hit, miss or stale.

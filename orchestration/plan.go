@@ -267,42 +267,24 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 		failOnce sync.Once
 		failure  error // the first required step's failure, which cancels the rest
 	)
-	for i, nd := range p.nodes {
-		run := func() error {
-			for _, j := range p.deps[i] {
-				select {
-				case <-done[j]:
-				case <-gctx.Done():
-					sources[i] = Source{Status: StatusSkipped}
-					return nil
-				}
-				if st := sources[j].Status; st != StatusOK && st != StatusCached {
-					sources[i] = Source{Status: StatusSkipped, Error: "needs " + p.nodes[j].name + ", which failed"}
-					if nd.required {
-						return &SourceError{Source: nd.name, Status: StatusSkipped, Err: fmt.Errorf("needs %s: %s", p.nodes[j].name, st)}
-					}
-					return nil
-				}
-			}
-			src, err := p.rt.observe(gctx, nd.name, nd.service, nd.required, func(ctx context.Context) (Source, error) {
-				return nd.run(ctx, s)
-			})
-			sources[i] = src
-			if err != nil && nd.required {
-				return &SourceError{Source: nd.name, Status: src.Status, Err: err}
-			}
-			return nil
+	// step runs node i: one closure per step, on a worker, except the last
+	// step, which runs on this goroutine once the others are handed out (it
+	// would only wait for them otherwise).
+	step := func(i int) {
+		defer wg.Done()
+		if err := p.runNode(gctx, i, s, sources, done); err != nil {
+			failOnce.Do(func() { failure = err; cancel() })
 		}
-		wg.Add(1)
-		p.rt.workers.Go(func() {
-			defer wg.Done()
-			if err := run(); err != nil {
-				failOnce.Do(func() { failure = err; cancel() })
-			}
-			if done[i] != nil { // after the failure is recorded: a step skipped for it does not report first
-				close(done[i])
-			}
-		})
+		if done[i] != nil { // after the failure is recorded: a step skipped for it does not report first
+			close(done[i])
+		}
+	}
+	wg.Add(n)
+	for i := range n - 1 {
+		p.rt.workers.Go(func() { step(i) })
+	}
+	if n > 0 {
+		step(n - 1)
 	}
 	wg.Wait()
 	err := failure
@@ -314,4 +296,34 @@ func (p *Plan[S]) Run(ctx context.Context, s *S) (Meta, error) {
 		}
 	}
 	return meta, err
+}
+
+// runNode runs step i of the plan over s once the steps it waits for are
+// done (done), and notes its outcome in sources[i]; it returns the error
+// that fails the plan, a required step's.
+func (p *Plan[S]) runNode(gctx context.Context, i int, s *S, sources []Source, done []chan struct{}) error {
+	nd := p.nodes[i]
+	for _, j := range p.deps[i] {
+		select {
+		case <-done[j]:
+		case <-gctx.Done():
+			sources[i] = Source{Status: StatusSkipped}
+			return nil
+		}
+		if st := sources[j].Status; st != StatusOK && st != StatusCached {
+			sources[i] = Source{Status: StatusSkipped, Error: "needs " + p.nodes[j].name + ", which failed"}
+			if nd.required {
+				return &SourceError{Source: nd.name, Status: StatusSkipped, Err: fmt.Errorf("needs %s: %s", p.nodes[j].name, st)}
+			}
+			return nil
+		}
+	}
+	ctx, span := p.rt.span(gctx, "call", nd.name)
+	src, err := nd.run(ctx, s)
+	p.rt.observed(ctx, span, nd.name, nd.service, nd.required, src, err)
+	sources[i] = src
+	if err != nil && nd.required {
+		return &SourceError{Source: nd.name, Status: src.Status, Err: err}
+	}
+	return nil
 }

@@ -169,7 +169,11 @@ func (rt *Runtime) breaker(service string) *gobreaker.CircuitBreaker[struct{}] {
 			// their keys, and its own keys fail fast without it (its
 			// instances are out of the balancer's pool).
 			IsExcluded: func(err error) bool {
-				return domain.Is(err) || errors.Is(err, context.Canceled) || errors.As(err, new(*partition.UnavailableError))
+				if err == nil {
+					return false
+				}
+				var down *partition.UnavailableError
+				return domain.Is(err) || errors.Is(err, context.Canceled) || errors.As(err, &down)
 			},
 		})
 	})
@@ -283,28 +287,30 @@ func (rt *Runtime) attempt(ctx context.Context, service, call string, p Policy, 
 		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
 		defer cancel()
 	}
-	once := func(ctx context.Context) result {
-		if rt.cfg.InProcess != nil { // no transport to name an instance
-			var v any
-			err := rt.cfg.InProcess(ctx, service, func(ctx context.Context) (err error) {
-				v, err = fn(ctx)
-				return err
-			})
-			return result{v: v, sent: 1, err: err}
-		}
-		ctx, rec := hop.WithRecord(ctx)
-		v, err := fn(ctx)
-		return result{v: v, inst: rec.Instance(), sent: 1, err: err}
-	}
 	if !p.Hedge || !read {
 		start := time.Now()
-		r := once(ctx)
+		r := rt.once(ctx, service, fn)
 		if r.err == nil {
 			rt.latencies(call).add(time.Since(start))
 		}
 		return r
 	}
-	return rt.hedged(ctx, call, once)
+	return rt.hedged(ctx, call, func(ctx context.Context) result { return rt.once(ctx, service, fn) })
+}
+
+// once sends one request of an attempt.
+func (rt *Runtime) once(ctx context.Context, service string, fn func(context.Context) (any, error)) result {
+	if rt.cfg.InProcess != nil { // no transport to name an instance
+		var v any
+		err := rt.cfg.InProcess(ctx, service, func(ctx context.Context) (err error) {
+			v, err = fn(ctx)
+			return err
+		})
+		return result{v: v, sent: 1, err: err}
+	}
+	ctx, rec := hop.WithRecord(ctx)
+	v, err := fn(ctx)
+	return result{v: v, inst: rec.Instance(), sent: 1, err: err}
 }
 
 // hedged sends a first request and, if it has not answered within the

@@ -26,10 +26,24 @@ type Record struct {
 	instance atomic.Pointer[string]
 }
 
-// WithRecord returns a context that carries a fresh Record.
+// WithRecord returns a context that carries a fresh Record. The context
+// and the record are one allocation: every downstream call makes one.
 func WithRecord(ctx context.Context) (context.Context, *Record) {
-	r := new(Record)
-	return context.WithValue(ctx, recordKey{}, r), r
+	rc := &recordCtx{Context: ctx}
+	return rc, &rc.rec
+}
+
+// recordCtx is a context that carries a Record.
+type recordCtx struct {
+	context.Context
+	rec Record
+}
+
+func (c *recordCtx) Value(key any) any {
+	if key == (recordKey{}) {
+		return &c.rec
+	}
+	return c.Context.Value(key)
 }
 
 // Observe notes in the context's Record, if any, that instance served the call.

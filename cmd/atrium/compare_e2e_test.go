@@ -25,7 +25,7 @@ func TestCompareSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, section := range []string{"## 1. Steady load", "## 2. Latency budget", "## 3. Failure isolation",
-		"## 4. Independent scaling", "## 5. Independent deploy", "## 8. The checkout", "GOMAXPROCS", "atrium-compare --duration 700ms"} {
+		"## 4. Independent scaling", "## 5. Independent deploy", "## 8. The checkout", "## 9. State on SQLite or PostgreSQL", "GOMAXPROCS", "atrium-compare --duration 700ms"} {
 		if !strings.Contains(string(md), section) {
 			t.Errorf("the report lacks %q", section)
 		}
@@ -53,6 +53,11 @@ func TestCompareSmoke(t *testing.T) {
 			OutageTried     int `json:"outage_tried"`
 			OutageAccepted  int `json:"outage_accepted"`
 			OutageCompleted int `json:"outage_completed"`
+		}
+		Storage []struct {
+			Engine, Endpoint string
+			Requests         int
+			Errors           int
 		}
 	}
 	raw, err := os.ReadFile(strings.TrimSuffix(out, ".md") + ".json")
@@ -86,6 +91,16 @@ func TestCompareSmoke(t *testing.T) {
 	if saga, events := rep.Checkout[0], rep.Checkout[1]; saga.OutageAccepted != 0 ||
 		events.OutageTried != 20 || events.OutageAccepted != 20 || events.OutageCompleted != 20 {
 		t.Errorf("inventory down: the saga %+v, the choreography %+v", saga, events)
+	}
+	// The same pages with the services' state in SQLite, then in a
+	// throw-away PostgreSQL: every request answered on both.
+	if len(rep.Storage) != 4 || rep.Storage[0].Engine != "SQLite" || rep.Storage[3].Engine != "PostgreSQL" {
+		t.Fatalf("storage rows: %+v", rep.Storage)
+	}
+	for _, r := range rep.Storage {
+		if r.Requests == 0 || r.Errors != 0 {
+			t.Errorf("storage, %s on %s: %d requests, %d errors", r.Endpoint, r.Engine, r.Requests, r.Errors)
+		}
 	}
 	charts, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(out, ".md"), "*.svg"))
 	if len(charts) != 4 {

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -20,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atrium-bff/atrium/internal/loopback"
 	"github.com/atrium-bff/atrium/process"
 )
 
@@ -162,7 +162,7 @@ func (r *runner) start(ctx context.Context, mode string, extra ...string) (*proc
 	args := append([]string{sub, "--no-cache", "--log-level", "error", "--data-dir", data, "--rate-limit", "0"}, extra...)
 	args = append(args, r.cfg.Flags...)
 	if !slices.Contains(args, "--addr") { // quiet logs do not say where it listens
-		addr, err := freeAddr()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -232,17 +232,6 @@ func (r *runner) steady(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// freeAddr finds a free loopback port, for a server that must come back on
-// the same address after a restart.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // restartable is a process that a scenario restarts on the same address,
 // as a process supervisor (systemd, Kubernetes) would.
 type restartable struct {
@@ -277,7 +266,7 @@ func (rs *restartable) stop() { _ = rs.current().Stop(20 * time.Second) }
 
 // startRestartable starts mode on a fixed free address, with extra flags.
 func (r *runner) startRestartable(ctx context.Context, mode string, extra ...string) (*restartable, error) {
-	addr, err := freeAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

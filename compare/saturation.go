@@ -16,6 +16,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/atrium-bff/atrium/internal/loopback"
 	"github.com/atrium-bff/atrium/process"
 	"github.com/atrium-bff/atrium/services"
 )
@@ -194,7 +195,7 @@ func (r *runner) nginx(ctx context.Context, addr string) (*nginxProc, error) {
 		}
 		bin = "/usr/sbin/nginx"
 	}
-	listen, err := freeAddr()
+	listen, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

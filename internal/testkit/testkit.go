@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/atrium-bff/atrium/internal/loopback"
 )
 
 // Tool returns the path of a program the tests need. Where it is missing
@@ -62,12 +64,11 @@ func listening(t testing.TB, addr, what string) {
 // ago, for a server that must be told its port before it starts.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // NodeTool returns the path of a program of the npm packages pinned in

@@ -147,7 +147,7 @@ func (c *common) flags(name, defaultAddr string) *flag.FlagSet {
 	fs.StringVar(&c.addr, "addr", defaultAddr, "listen address, host:port (env ATRIUM_ADDR)")
 	c.logging.flags(fs)
 	fs.StringVar(&c.dataDir, "data-dir", "data", "where services that persist keep their files (env ATRIUM_DATA_DIR)")
-	fs.Var(&c.database, "database", "PostgreSQL for the services' state and the saga log, postgres://user:password@host:5432/db, a schema per service; empty for SQLite files in --data-dir (env ATRIUM_DATABASE)")
+	fs.Var(&c.database, "database", "the `URL` of a PostgreSQL database for the services' state and the saga log, postgres://user:password@host:5432/db, a schema per service; empty for SQLite files in --data-dir (env ATRIUM_DATABASE)")
 	fs.StringVar(&c.token, "admin-token", "", "bearer token of the admin API (env ATRIUM_ADMIN_TOKEN)")
 	fs.StringVar(&c.otelEndpoint, "otel-endpoint", "", "OTLP/HTTP collector to export traces to, besides the in-process ring (env ATRIUM_OTEL_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)")
 	fs.Float64Var(&c.traceSample, "otel-sample", 0.01, "fraction of new traces to sample; a request whose caller sampled its trace is always traced (env ATRIUM_OTEL_SAMPLE or OTEL_TRACES_SAMPLER_ARG)")

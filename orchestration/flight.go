@@ -16,6 +16,9 @@ import (
 // on it (the engine's main contention in a mutex profile).
 type flights struct {
 	shards [flightShards]flightShard
+	// free holds the records of calls that no one waited for, to use
+	// again: most calls have no waiter.
+	free sync.Pool
 }
 
 const flightShards = 64
@@ -38,13 +41,14 @@ func (f *flights) shard(key string) *flightShard {
 type flightCall struct {
 	done    chan struct{} // closed when the call ends; nil until a caller waits (guarded by the shard)
 	v       any
+	src     Source // how the call went, for _meta
 	err     error
 	gaveUp  bool // the leader's context ended during the call
 	waiters int  // callers that waited for this call (for tests)
 }
 
 // do returns fn's answer for key, made once for all concurrent callers.
-func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, Source, error)) (any, Source, error) {
 	sh := f.shard(key)
 	for {
 		sh.mu.Lock()
@@ -57,27 +61,35 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 			select {
 			case <-c.done:
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, Source{}, ctx.Err()
 			}
 			if c.gaveUp && ctx.Err() == nil {
 				continue
 			}
-			return c.v, c.err
+			return c.v, c.src, c.err
 		}
 		if sh.calls == nil {
 			sh.calls = map[string]*flightCall{}
 		}
-		c := &flightCall{}
+		c, _ := f.free.Get().(*flightCall)
+		if c == nil {
+			c = new(flightCall)
+		}
 		sh.calls[key] = c
 		sh.mu.Unlock()
 		sh.lead(ctx, key, c, fn)
-		return c.v, c.err
+		v, src, err := c.v, c.src, c.err
+		if c.done == nil { // no one waited, and no one can find it now: c is ours alone
+			*c = flightCall{}
+			f.free.Put(c)
+		}
+		return v, src, err
 	}
 }
 
 // lead makes c's call and hands its answer to the waiters, even if fn
 // panics (the panic goes on up the leader's stack).
-func (sh *flightShard) lead(ctx context.Context, key string, c *flightCall, fn func(context.Context) (any, error)) {
+func (sh *flightShard) lead(ctx context.Context, key string, c *flightCall, fn func(context.Context) (any, Source, error)) {
 	c.gaveUp = true // until fn returns
 	defer func() {
 		sh.mu.Lock()
@@ -88,6 +100,6 @@ func (sh *flightShard) lead(ctx context.Context, key string, c *flightCall, fn f
 			close(done)
 		}
 	}()
-	c.v, c.err = fn(ctx)
+	c.v, c.src, c.err = fn(ctx)
 	c.gaveUp = ctx.Err() != nil
 }

@@ -70,12 +70,6 @@ type cached struct {
 	fresh time.Time
 }
 
-// flight is what a coalesced read hands to every caller.
-type flight struct {
-	v   any
-	src Source
-}
-
 func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 	read := func(ctx context.Context, s *S) (T, Source, error) {
 		v, src, err := rt.execute(ctx, f.Service, f.Name, f.Policy, true, func(ctx context.Context) (any, error) {
@@ -108,7 +102,7 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 				rt.lookedUp(ctx, f.Name, "miss")
 			}
 			// Identical concurrent reads share one call.
-			res, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, error) {
+			res, src, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, Source, error) {
 				gen := rt.tags.generation()
 				v, src, err := read(ctx, s)
 				if err == nil && f.Policy.CacheTTL > 0 {
@@ -118,23 +112,22 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 					}
 					rt.store(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL, tags, gen)
 				}
-				return flight{v, src}, err
+				return v, src, err
 			})
 			if res == nil && ctx.Err() != nil {
 				return Source{Status: classify(ctx, ctx.Err()), Error: ctx.Err().Error()}, ctx.Err()
 			}
-			fl, _ := res.(flight)
 			if err == nil {
-				f.Set(s, fl.v.(T))
-				return fl.src, nil
+				f.Set(s, res.(T))
+				return src, nil
 			}
 			if stale != nil && !domain.Is(err) {
 				f.Set(s, stale.v.(T))
 				rt.lookedUp(ctx, f.Name, "stale")
-				fl.src.Status, fl.src.Cache = StatusCached, "stale"
-				return fl.src, nil
+				src.Status, src.Cache = StatusCached, "stale"
+				return src, nil
 			}
-			return fl.src, err
+			return src, err
 		}}
 }
 

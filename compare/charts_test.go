@@ -38,7 +38,7 @@ func TestChartsFitTheirPicture(t *testing.T) {
 	for _, f := range files {
 		shot := f + ".png"
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		err := exec.CommandContext(ctx, chromium, append(testkit.ChromiumArgs(t.TempDir()),
+		err := exec.CommandContext(ctx, chromium, append(testkit.ChromiumArgs(testkit.ChromiumDir(t)),
 			"--screenshot="+shot, "--window-size=672,384", "--hide-scrollbars", "file://"+f)...).Run()
 		cancel()
 		if err != nil {

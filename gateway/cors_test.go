@@ -93,7 +93,7 @@ func TestAFrontendOnAnotherOrigin(t *testing.T) {
 		defer s.Close()
 	}
 	run := func(url string) string {
-		dir := t.TempDir()
+		dir := testkit.ChromiumDir(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		dom, err := exec.CommandContext(ctx, chromium, append(testkit.ChromiumArgs(dir), "--virtual-time-budget=10000", "--dump-dom", url)...).Output()

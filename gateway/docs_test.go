@@ -28,7 +28,7 @@ func TestDocsPageRendersOffline(t *testing.T) {
 	chromium := testkit.Chromium(t)
 	srv := httptest.NewServer(monolith(t))
 	defer srv.Close()
-	dir := t.TempDir()
+	dir := testkit.ChromiumDir(t)
 	netlog := filepath.Join(dir, "netlog.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -146,7 +146,7 @@ const poll = setInterval(() => {
 	if strings.HasSuffix(srv.URL, ":8080") {
 		t.Skip("the test server took port 8080: this test is about another port")
 	}
-	cmd := exec.Command(chromium, append(testkit.ChromiumArgs(t.TempDir()), srv.URL+"/try")...)
+	cmd := exec.Command(chromium, append(testkit.ChromiumArgs(testkit.ChromiumDir(t)), srv.URL+"/try")...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("chromium: %v", err)
 	}

@@ -237,7 +237,7 @@ func TestWaterfallRendersInChromium(t *testing.T) {
 	if err := json.Unmarshal(r.body, &link); err != nil || r.status != 200 {
 		t.Fatalf("link: %d %s", r.status, r.body)
 	}
-	dir := t.TempDir()
+	dir := testkit.ChromiumDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	shot := filepath.Join(dir, "trace.png")

@@ -22,7 +22,10 @@ const compressMin = 1024
 // of the gateway's CPU, most of it building the standard encoder's tables
 // anew for each 2 KB answer; gzhttp's level-1 encoder does far less.
 func compress() echo.MiddlewareFunc {
-	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMin), gzhttp.CompressionLevel(gzip.BestSpeed))
+	// gzip alone, as before (gzhttp would answer zstd to the browsers that
+	// ask for it), and request bodies are never inflated (no gzip bombs).
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMin), gzhttp.CompressionLevel(gzip.BestSpeed),
+		gzhttp.EnableZstd(false), gzhttp.AllowCompressedRequests(false))
 	if err != nil {
 		panic(err) // the options are constants
 	}

@@ -44,9 +44,8 @@ func started(t *testing.T, st services.Storage) (*services.Local, *broker.Bus) {
 // onEveryStorage runs test with the services' state in SQLite files, and
 // in a real PostgreSQL.
 func onEveryStorage(t *testing.T, test func(t *testing.T, st services.Storage)) {
-	t.Run("sqlite", func(t *testing.T) { test(t, services.Storage{Dir: t.TempDir()}) })
-	t.Run("postgres", func(t *testing.T) {
-		test(t, services.Storage{Dir: t.TempDir(), Database: testkit.Postgres(t).Database(t)})
+	testkit.OnEveryDatabase(t, func(t *testing.T, database string) {
+		test(t, services.Storage{Dir: t.TempDir(), Database: database})
 	})
 }
 

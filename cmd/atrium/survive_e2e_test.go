@@ -67,12 +67,12 @@ func clientAnswer(r response) keyAnswer {
 // state in SQLite (the two on one data directory) and in PostgreSQL (as on
 // two machines: a data directory each, one database).
 func TestCheckoutSurvivesKills(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		data := t.TempDir()
-		survive(t, [2]string{data, data}, "")
-	})
-	t.Run("postgres", func(t *testing.T) {
-		survive(t, [2]string{t.TempDir(), t.TempDir()}, testkit.Postgres(t).Database(t))
+	testkit.OnEveryDatabase(t, func(t *testing.T, database string) {
+		data := [2]string{t.TempDir(), t.TempDir()}
+		if database == "" { // SQLite files are shared through one directory
+			data[1] = data[0]
+		}
+		survive(t, data, database)
 	})
 }
 

@@ -107,9 +107,6 @@ func (db *DB) Close() error { return db.db.Close() }
 // the two engines word differently.
 func (db *DB) Postgres() bool { return db.pg }
 
-// Ping checks the database answers.
-func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
-
 // Querier is what DB and Tx share: statements with ? placeholders.
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)

@@ -39,18 +39,22 @@ func (p *PostgresCluster) Database(t testing.TB) string {
 	return url
 }
 
-// OnEveryEngine runs test as two subtests, sqlite and postgres, each given
-// where the database of a service called name lives (sqldb.Place): a file
-// in a temporary directory, or a schema of a fresh database in a cluster
-// of the subtest's own.
+// OnEveryDatabase runs test as two subtests: sqlite, given database "" (the
+// state in SQLite files), and postgres, given the URL of a fresh database
+// in a cluster of the subtest's own — what --database would be.
+func OnEveryDatabase(t *testing.T, test func(t *testing.T, database string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { test(t, "") })
+	t.Run("postgres", func(t *testing.T) { test(t, Postgres(t).Database(t)) })
+}
+
+// OnEveryEngine is OnEveryDatabase for a test of stores: place gives where
+// the database of a service called name lives (sqldb.Place), a file in a
+// temporary directory or a schema of the fresh database.
 func OnEveryEngine(t *testing.T, test func(t *testing.T, place func(name string) string)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
+	OnEveryDatabase(t, func(t *testing.T, database string) {
 		dir := t.TempDir()
-		test(t, func(name string) string { return sqldb.Place(dir, "", name) })
-	})
-	t.Run("postgres", func(t *testing.T) {
-		url := Postgres(t).Database(t)
-		test(t, func(name string) string { return sqldb.Place("", url, name) })
+		test(t, func(name string) string { return sqldb.Place(dir, database, name) })
 	})
 }

@@ -79,10 +79,10 @@ func Launch(ctx context.Context, binary string, args, env []string, timeout time
 	case a := <-addr:
 		p.Base = "http://" + a
 	case <-p.done:
-		return nil, fmt.Errorf("launch %v: exited: %v\n%s", args, p.err, p.Output())
+		return nil, fmt.Errorf("launch %v: exited: %v\n%s", args, p.err, p.tail())
 	case <-deadline.C:
 		p.Kill()
-		return nil, fmt.Errorf("launch %v: no listening address within %v", args, timeout)
+		return nil, fmt.Errorf("launch %v: no listening address within %v; its last log lines:\n%s", args, timeout, p.tail())
 	case <-ctx.Done():
 		p.Kill()
 		return nil, ctx.Err()
@@ -96,10 +96,10 @@ func Launch(ctx context.Context, binary string, args, env []string, timeout time
 		}
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("launch %v: exited before ready: %v", args, p.err)
+			return nil, fmt.Errorf("launch %v: exited before ready: %v\n%s", args, p.err, p.tail())
 		case <-deadline.C:
 			p.Kill()
-			return nil, fmt.Errorf("launch %v: not ready within %v", args, timeout)
+			return nil, fmt.Errorf("launch %v: not ready within %v; its last log lines:\n%s", args, timeout, p.tail())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -110,6 +110,12 @@ func (p *Server) Output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.logs.String()
+}
+
+// tail is the last 40 lines of the process's log, for a launch that failed.
+func (p *Server) tail() string {
+	lines := strings.Split(strings.TrimSuffix(p.Output(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }
 
 // Done is closed when the process has exited; Err then says how.

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +31,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite" // the SQLite driver, registered as "sqlite"
+	"modernc.org/sqlite" // the SQLite driver, registered as "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DB is one service's database.
@@ -74,7 +76,7 @@ func open(where string) (*DB, error) {
 			return nil, fmt.Errorf("open %s: %w", where, err)
 		}
 		dsn := "file:" + (&url.URL{Path: where}).EscapedPath() +
-			"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+			"?_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout/time.Millisecond)) + ")&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		db, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", where, err)
@@ -157,10 +159,17 @@ func (tx *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 // aborting as a serialization failure.
 const maxAttempts = 30
 
+// busyTimeout is how long a SQLite transaction waits for another
+// process's write lock.
+const busyTimeout = 5 * time.Second
+
 // Tx runs fn in a transaction, committed when fn returns nil and rolled
 // back otherwise. On PostgreSQL a transaction the server aborts as a
 // serialization failure or a deadlock runs again, from the start: fn must
-// only change the database and what it returns. Within a transaction of db
+// only change the database and what it returns. So does one SQLite
+// refuses as busy without waiting out its busy timeout, which it does
+// while another process closing the file's last connection cleans up its
+// write-ahead log. Within a transaction of db
 // that ctx carries (Within), fn runs in that one instead, as a savepoint:
 // what fn did is undone when it fails, and committed with the rest of the
 // enclosing transaction when it succeeds.
@@ -168,9 +177,10 @@ func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {
 	if tx, ok := ctx.Value(txKey{db}).(*Tx); ok {
 		return tx.savepoint(ctx, fn)
 	}
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := db.once(ctx, fn)
-		if !db.pg || !retryable(err) || attempt == maxAttempts {
+		if !db.retryable(err, start) || attempt == maxAttempts {
 			return err
 		}
 		// Back off a little, at random, so that the transactions that
@@ -203,11 +213,20 @@ func (db *DB) once(ctx context.Context, fn func(*Tx) error) error {
 	return nil
 }
 
-// retryable reports whether err is PostgreSQL's serialization failure or
-// deadlock: the transaction may succeed when it runs again.
-func retryable(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+// retryable reports whether the transaction that failed with err, first
+// begun at start, may succeed when it runs again: PostgreSQL's
+// serialization failure or deadlock, or SQLite's busy before its busy
+// timeout has passed.
+func (db *DB) retryable(err error, start time.Time) bool {
+	if err == nil {
+		return false
+	}
+	if db.pg {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY && time.Since(start) < busyTimeout
 }
 
 func (tx *Tx) savepoint(ctx context.Context, fn func(*Tx) error) error {

@@ -38,9 +38,13 @@ type SagaStep[S any] struct {
 	// harmless.
 	Undo       *Undo[S]
 	UndoUnsure bool
-	// Pivot marks the step after which a run that its process left
-	// unfinished goes forward when resumed: the steps after it are made, not
-	// the steps before undone.
+	// Pivot marks the step after which a run goes forward only: the steps
+	// after it are made, not the steps before undone. A step after it that
+	// fails with an outcome unknown (not a domain answer) leaves the run
+	// unfinished, with ErrNotYet, for Resume to make it again (in a run
+	// with a journal; one without is undone, since nothing could resume
+	// it); so does any failure after it in a run its process left
+	// unfinished.
 	Pivot bool
 }
 
@@ -194,7 +198,7 @@ var ErrSagaTaken = errors.New("the saga run was taken over by another process")
 // stopped before it finished.
 var ErrInterrupted = errors.New("interrupted: the process running it stopped before it finished, so its steps were undone")
 
-// ErrNotYet reports a Resume going forward whose next step failed: the run
+// ErrNotYet reports a run past its pivot whose next step failed: the run
 // stays unfinished, to be resumed again later.
 var ErrNotYet = errors.New("the saga could not go forward yet")
 
@@ -274,6 +278,7 @@ func (sg *Saga[S]) Resume(ctx context.Context, s *S, run *SagaRun, j Journal[S])
 func (sg *Saga[S]) forward(ctx context.Context, s *S, run *SagaRun, j Journal[S], from int) (Meta, error) {
 	meta := Meta{Sources: make(map[string]Source, len(sg.steps))}
 	resuming := from > 0 || len(run.Records) > 0
+	pivoted := false
 	var done []*Undo[S] // the undos of the steps made, oldest first
 	save := func() error {
 		if j == nil {
@@ -317,7 +322,14 @@ func (sg *Saga[S]) forward(ctx context.Context, s *S, run *SagaRun, j Journal[S]
 			meta.Partial = true
 			continue
 		}
-		if err != nil && resuming {
+		if err == nil && st.Pivot {
+			pivoted = true
+		}
+		// Past the pivot the run goes forward only: a step that failed
+		// is made again later (Resume), unless its service refused it,
+		// which says that it made nothing. Undoing the steps before it
+		// could leave what the failed step made unpaid for.
+		if err != nil && (resuming || pivoted && j != nil && !domain.Is(err)) {
 			return meta, fmt.Errorf("%s at %s: %w: %w", sg.name, st.Name, ErrNotYet, err)
 		}
 		if err != nil {

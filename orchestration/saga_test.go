@@ -217,6 +217,40 @@ func TestResumeGoesForwardPastThePivotAndBackBeforeIt(t *testing.T) {
 	}
 }
 
+func TestARunPastThePivotGoesForwardOnly(t *testing.T) {
+	pivot := step("commit", nil, false)
+	pivot.Pivot = true
+	refused := domain.New(domain.Rejected, "refused")
+	for _, tc := range []struct {
+		name    string
+		err     error
+		journal bool
+		ran     []string
+		target  error
+	}{
+		{"a lost answer is made again later", errBoom, true, []string{"reserve", "commit", "order"}, orchestration.ErrNotYet},
+		{"a refusal made nothing: undone", refused, true, []string{"reserve", "commit", "order", "undo reserve"}, refused},
+		{"without a journal nothing could resume it: undone", errBoom, false, []string{"reserve", "commit", "order", "undo reserve"}, errBoom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sg := orchestration.MustSaga(orchestration.NewRuntime(orchestration.RuntimeConfig{}), "test",
+				step("reserve", nil, true), pivot, step("order", tc.err, false))
+			var (
+				l ledger
+				j journal
+			)
+			save := j.save
+			if !tc.journal {
+				save = nil
+			}
+			_, err := sg.RunJournaled(context.Background(), &l, &orchestration.SagaRun{}, save)
+			if !errors.Is(err, tc.target) || !slices.Equal(l.log, tc.ran) {
+				t.Errorf("err %v, ran %v; want %v, %v", err, l.log, tc.target, tc.ran)
+			}
+		})
+	}
+}
+
 func TestATakenSagaStopsWhereItIs(t *testing.T) {
 	saves := 0
 	taken := func(context.Context, *ledger, *orchestration.SagaRun) error {

@@ -160,8 +160,8 @@ func (c *Composer) settle(ctx context.Context, id string, s checkoutState, patie
 
 // drive runs the saga for run id, which this process has claimed: from the
 // start, or resumed from run. It stores and returns the final answer. A
-// resumed run that cannot go forward yet is released for a later pass, and
-// the answer says so.
+// run past its pivot that cannot go forward yet is released for a later
+// recovery pass, and the answer says so (ErrInProgress).
 func (c *Composer) drive(ctx context.Context, id string, s checkoutState, run *orchestration.SagaRun) (Answer, error) {
 	renewCtx, stopRenewing := context.WithCancel(ctx)
 	defer stopRenewing()
@@ -183,10 +183,13 @@ func (c *Composer) drive(ctx context.Context, id string, s checkoutState, run *o
 		var dir string
 		meta, dir, err = c.checkout.Resume(ctx, &s, run, journal)
 		c.recovered(ctx, id, dir, err)
-		if errors.Is(err, orchestration.ErrNotYet) {
-			_ = c.log.Release(context.WithoutCancel(ctx), id, c.owner)
-			return Answer{}, fmt.Errorf("checkout %s: %w", id, ErrInProgress)
-		}
+	}
+	if errors.Is(err, orchestration.ErrNotYet) {
+		// Past the commit a step failed without saying what it made (the
+		// orders service died or timed out while placing the order): the
+		// run goes forward later, in a recovery pass.
+		_ = c.log.Release(context.WithoutCancel(ctx), id, c.owner)
+		return Answer{}, fmt.Errorf("checkout %s: %w", id, ErrInProgress)
 	}
 	if errors.Is(err, orchestration.ErrSagaTaken) {
 		return Answer{}, err

@@ -2,12 +2,16 @@ package composite_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/atrium-bff/atrium/orchestration"
 	"github.com/atrium-bff/atrium/orchestration/composite"
+	"github.com/atrium-bff/atrium/orchestration/sagalog"
 	"github.com/atrium-bff/atrium/services"
 	"github.com/atrium-bff/atrium/services/cart"
 	"github.com/atrium-bff/atrium/services/inventory"
@@ -46,15 +50,22 @@ func TestCheckoutSellsTheStock(t *testing.T) {
 	}
 }
 
-func TestCheckoutUndoesAFailureAfterTheCommit(t *testing.T) {
+// refusingOrders refuses every order: a domain answer, so nothing was made.
+type refusingOrders struct{ orders.Service }
+
+func (refusingOrders) Create(context.Context, orders.NewOrder) (orders.Order, error) {
+	return orders.Order{}, fmt.Errorf("order: %w", orders.ErrInvalid)
+}
+
+func TestCheckoutUndoesAFailureWhileTheOrderIsNotMade(t *testing.T) {
 	for _, tc := range []struct {
-		step    string
-		breakIt func(*services.Set)
+		name, step string
+		breakIt    func(*services.Set)
 	}{
-		{composite.StepCommit, func(s *services.Set) { s.Inventory = uncommittingInventory{s.Inventory} }},
-		{composite.StepOrder, func(s *services.Set) { s.Orders = brokenOrders{s.Orders} }},
+		{"the commit's outcome unknown", composite.StepCommit, func(s *services.Set) { s.Inventory = uncommittingInventory{s.Inventory} }},
+		{"the order refused", composite.StepOrder, func(s *services.Set) { s.Orders = refusingOrders{s.Orders} }},
 	} {
-		t.Run(tc.step, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			svc := localServices(t)
 			before := fillCart(t, svc, "u06", "p003", 1)
@@ -76,6 +87,47 @@ func TestCheckoutUndoesAFailureAfterTheCommit(t *testing.T) {
 				t.Errorf("charge after the undo: %+v, %v; want refunded", ch, err)
 			}
 		})
+	}
+}
+
+// TestCheckoutGoesForwardPastTheCommit: the orders service fails without
+// saying whether it placed the order. Nothing is undone (the order may
+// stand); the answer is "in progress", and a recovery pass places the order
+// once orders is back.
+func TestCheckoutGoesForwardPastTheCommit(t *testing.T) {
+	ctx := context.Background()
+	svc := localServices(t)
+	before := fillCart(t, svc, "u06", "p003", 1)
+	log := new(sagalog.Memory)
+	broken := svc
+	broken.Orders = brokenOrders{svc.Orders}
+	_, err := checkout(composite.New(broken, composite.Config{Log: log}), "u06", "forward-1")
+	if !errors.Is(err, composite.ErrInProgress) {
+		t.Fatalf("err = %v, want ErrInProgress", err)
+	}
+	if after, _ := svc.Inventory.Stock(ctx, "p003"); after.Sold != before.Sold+1 {
+		t.Errorf("stock %+v (before %+v): the commit was undone", after, before)
+	}
+	if ch, err := svc.Payments.ByKey(ctx, "forward-1"); err != nil || ch.Status != payments.StatusSucceeded {
+		t.Errorf("charge %+v, %v: want it kept", ch, err)
+	}
+	// Orders is back: a gateway's recovery pass places the order.
+	fixed := composite.New(svc, composite.Config{Log: log})
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go fixed.Recover(rctx, 20*time.Millisecond)
+	waitFor(t, "the run to go forward", func() bool {
+		rep, _ := fixed.Runs(ctx)
+		return rep.Unfinished == 0 && rep.Recovered[orchestration.Forward] == 1
+	})
+	a, err := fixed.Checkout(ctx, "u06", "forward-1")
+	var placed struct{ Order orders.Order }
+	json.Unmarshal(a.Body, &placed)
+	if err != nil || a.Status != 201 || placed.Order.Key != "forward-1" {
+		t.Fatalf("the key's answer: %d %s %v; want the order placed by recovery", a.Status, a.Body, err)
+	}
+	if o, err := svc.Orders.ByKey(ctx, "forward-1"); err != nil || o.ID != placed.Order.ID {
+		t.Errorf("the key's order: %+v, %v", o, err)
 	}
 }
 

@@ -25,15 +25,22 @@ const flightShards = 64
 
 type flightShard struct {
 	mu    sync.Mutex
-	calls map[string]*flightCall
+	calls map[flightKey]*flightCall
 	_     [40]byte // a cache line each, so that the shards' locks do not share one
 }
 
-// shard is key's shard (FNV-1a).
-func (f *flights) shard(key string) *flightShard {
+// flightKey names a read: its step, and the step's key of it. Two strings
+// rather than one joined, which a read would allocate.
+type flightKey struct{ step, key string }
+
+// shard is k's shard (FNV-1a).
+func (f *flights) shard(k flightKey) *flightShard {
 	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint32(key[i])) * 16777619
+	for _, s := range [2]string{k.step, k.key} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+		h = (h ^ 0) * 16777619 // the two apart: ("ab", "c") is not ("a", "bc")
 	}
 	return &f.shards[h%flightShards]
 }
@@ -48,7 +55,7 @@ type flightCall struct {
 }
 
 // do returns fn's answer for key, made once for all concurrent callers.
-func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (any, Source, error)) (any, Source, error) {
+func (f *flights) do(ctx context.Context, key flightKey, fn func(context.Context) (any, Source, error)) (any, Source, error) {
 	sh := f.shard(key)
 	for {
 		sh.mu.Lock()
@@ -69,7 +76,7 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 			return c.v, c.src, c.err
 		}
 		if sh.calls == nil {
-			sh.calls = map[string]*flightCall{}
+			sh.calls = map[flightKey]*flightCall{}
 		}
 		c, _ := f.free.Get().(*flightCall)
 		if c == nil {
@@ -89,7 +96,7 @@ func (f *flights) do(ctx context.Context, key string, fn func(context.Context) (
 
 // lead makes c's call and hands its answer to the waiters, even if fn
 // panics (the panic goes on up the leader's stack).
-func (sh *flightShard) lead(ctx context.Context, key string, c *flightCall, fn func(context.Context) (any, Source, error)) {
+func (sh *flightShard) lead(ctx context.Context, key flightKey, c *flightCall, fn func(context.Context) (any, Source, error)) {
 	c.gaveUp = true // until fn returns
 	defer func() {
 		sh.mu.Lock()

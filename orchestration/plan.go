@@ -71,25 +71,30 @@ type cached struct {
 }
 
 func (f Fetch[S, T]) node(rt *Runtime) node[S] {
-	read := func(ctx context.Context, s *S) (T, Source, error) {
-		v, src, err := rt.execute(ctx, f.Service, f.Name, f.Policy, true, func(ctx context.Context) (any, error) {
+	// read returns the value as execute has it, boxed: unboxed only where
+	// it is stored, so that it is boxed once.
+	read := func(ctx context.Context, s *S) (any, Source, error) {
+		return rt.execute(ctx, f.Service, f.Name, f.Policy, true, func(ctx context.Context) (any, error) {
 			return f.Get(ctx, s)
 		})
-		t, _ := v.(T)
-		return t, src, err
 	}
 	return node[S]{name: f.Name, service: f.Service, required: f.Policy.Required, after: f.After,
 		run: func(ctx context.Context, s *S) (Source, error) {
 			if f.Key == nil {
 				v, src, err := read(ctx, s)
 				if err == nil {
-					f.Set(s, v)
+					t, _ := v.(T) // a nil T is a nil any
+					f.Set(s, t)
 				}
 				return src, err
 			}
-			key := f.Name + "\x00" + f.Key(s)
-			var stale *cached
+			id := flightKey{f.Name, f.Key(s)}
+			var (
+				key   string // the cache's
+				stale *cached
+			)
 			if f.Policy.CacheTTL > 0 { // without a TTL the key only coalesces
+				key = id.step + "\x00" + id.key
 				if e, ok := rt.cache.Get(key); ok {
 					c := e.(cached)
 					if time.Now().Before(c.fresh) {
@@ -102,13 +107,13 @@ func (f Fetch[S, T]) node(rt *Runtime) node[S] {
 				rt.lookedUp(ctx, f.Name, "miss")
 			}
 			// Identical concurrent reads share one call.
-			res, src, err := rt.flights.do(ctx, key, func(ctx context.Context) (any, Source, error) {
+			res, src, err := rt.flights.do(ctx, id, func(ctx context.Context) (any, Source, error) {
 				gen := rt.tags.generation()
 				v, src, err := read(ctx, s)
 				if err == nil && f.Policy.CacheTTL > 0 {
 					var tags []string
-					if f.Tags != nil {
-						tags = f.Tags(v)
+					if t, _ := v.(T); f.Tags != nil {
+						tags = f.Tags(t)
 					}
 					rt.store(key, cached{v: v, fresh: time.Now().Add(f.Policy.CacheTTL)}, f.Policy.CacheTTL+f.Policy.StaleTTL, tags, gen)
 				}

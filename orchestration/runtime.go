@@ -284,7 +284,7 @@ type result struct {
 func (rt *Runtime) attempt(ctx context.Context, service, call string, p Policy, read bool, fn func(context.Context) (any, error)) result {
 	if p.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.Timeout)
+		ctx, cancel = withTimeout(ctx, p.Timeout)
 		defer cancel()
 	}
 	if !p.Hedge || !read {

@@ -49,6 +49,11 @@ type Config struct {
 	// Flags are added to every server's command line (say, --otel-sample 1
 	// to measure the cost of tracing everything).
 	Flags []string
+	// GoProxy is the command that serves GoProxy: its arguments are the
+	// address, then the upstream, and the credential comes in the
+	// environment (ATRIUM_COMPARE_PROXY_TOKEN). The proxy scenario measures
+	// it beside atrium's and nginx when set (atrium-compare go-proxy).
+	GoProxy []string
 }
 
 // The two architectures.

@@ -138,12 +138,21 @@ func (r *runner) proxy(ctx context.Context, rep *Report) error {
 	}
 	defer ng.stop()
 	const path = "/services/catalog/products/p001"
-	proxies := []struct {
+	type proxy struct {
 		name, base string
 		pids       func() []int
-	}{
+	}
+	proxies := []proxy{
 		{"atrium", p.Base, func() []int { return []int{p.Cmd.Process.Pid} }},
 		{"nginx", ng.base, func() []int { return process.TreeOf(ng.cmd.Process.Pid) }},
+	}
+	if len(r.cfg.GoProxy) > 0 {
+		gp, err := r.goProxy(ctx, catalog)
+		if err != nil {
+			return err
+		}
+		defer gp.stop()
+		proxies = append(proxies, proxy{"Go net/http floor", gp.base, func() []int { return []int{gp.cmd.Process.Pid} }})
 	}
 	sums := make([]ProxyRow, len(proxies))
 	for round := range 3 { // the first is the warm-up
@@ -173,21 +182,59 @@ func (r *runner) proxy(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// nginxProc is an nginx the proxy scenario runs.
-type nginxProc struct {
+// proxyProc is a proxy the proxy scenario runs beside atrium's: nginx, or
+// the Go floor.
+type proxyProc struct {
 	cmd  *exec.Cmd
 	base string
+	quit os.Signal // what stops it gracefully
 }
 
-func (n *nginxProc) stop() {
-	_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+func (n *proxyProc) stop() {
+	_ = n.cmd.Process.Signal(n.quit)
 	_ = n.cmd.Wait()
+}
+
+// goProxy starts the Go floor (GoProxy) in front of the catalog instance
+// at addr.
+func (r *runner) goProxy(ctx context.Context, addr string) (*proxyProc, error) {
+	listen, err := loopback.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(r.cfg.GoProxy[0], append(r.cfg.GoProxy[1:], listen, addr)...)
+	cmd.Env = append(os.Environ(), "ATRIUM_COMPARE_PROXY_TOKEN="+services.Token(r.token, services.Catalog))
+	if os.Getenv("GOGC") == "" {
+		cmd.Env = append(cmd.Env, "GOGC=400") // atrium's own default: the two Go proxies collect garbage alike
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("the Go floor proxy: %w", err)
+	}
+	return (&proxyProc{cmd: cmd, base: "http://" + listen, quit: syscall.SIGTERM}).await(ctx, "the Go floor proxy")
+}
+
+// await returns n once it answers the proxied path, or stops it and fails
+// after 10 s.
+func (n *proxyProc) await(ctx context.Context, name string) (*proxyProc, error) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(n.base + "/services/catalog/products/p001"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			n.stop()
+			return nil, fmt.Errorf("%s in front of catalog did not answer", name)
+		}
+	}
 }
 
 // nginx starts nginx in front of the catalog instance at addr, as the
 // gateway reaches it: the path /services/catalog/ cut, the service's
 // credential sent, keep-alive connections.
-func (r *runner) nginx(ctx context.Context, addr string) (*nginxProc, error) {
+func (r *runner) nginx(ctx context.Context, addr string) (*proxyProc, error) {
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
@@ -233,17 +280,5 @@ http {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	n := &nginxProc{cmd: cmd, base: "http://" + listen}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(n.base + "/services/catalog/products/p001"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return n, nil
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			n.stop()
-			return nil, fmt.Errorf("nginx in front of catalog at %s did not answer", addr)
-		}
-	}
+	return (&proxyProc{cmd: cmd, base: "http://" + listen, quit: syscall.SIGQUIT}).await(ctx, "nginx")
 }

@@ -98,8 +98,10 @@ func (px *proxy) admit(c echo.Context, route rest.Route, user string) error {
 // gives up on a service that does not answer at all.
 func (px *proxy) forward(c echo.Context, name string, h http.Handler) error {
 	budget := px.timeout
-	if ms, err := strconv.ParseInt(c.Request().Header.Get(hop.TimeoutHeader), 10, 64); err == nil && ms > 0 {
-		budget = min(budget, time.Duration(ms)*time.Millisecond)
+	if asked := c.Request().Header.Get(hop.TimeoutHeader); asked != "" {
+		if ms, err := strconv.ParseInt(asked, 10, 64); err == nil && ms > 0 {
+			budget = min(budget, time.Duration(ms)*time.Millisecond)
+		}
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), budget+proxyGrace)
 	defer cancel()
@@ -235,7 +237,7 @@ func NewProxy(service string, transport http.RoundTripper, credential string, lo
 			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
 		},
 		Transport:  transport,
-		BufferPool: new(bufferPool),
+		BufferPool: NewBufferPool(),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			p := proxyProblem(service, err)
 			if p.Status == http.StatusBadGateway && logger != nil {
@@ -248,9 +250,12 @@ func NewProxy(service string, transport http.RoundTripper, credential string, lo
 	}
 }
 
-// bufferPool lends the buffers that copy answers to clients: without one,
-// ReverseProxy makes a 32 KiB buffer per request, and at capacity the
-// garbage collector spent a quarter of the gateway's CPU on them.
+// NewBufferPool returns a pool of the buffers that copy a ReverseProxy's
+// answers to clients: without one, ReverseProxy makes a 32 KiB buffer per
+// request, and at capacity the garbage collector spent a quarter of the
+// gateway's CPU on them.
+func NewBufferPool() httputil.BufferPool { return new(bufferPool) }
+
 type bufferPool struct{ p sync.Pool }
 
 func (b *bufferPool) Get() []byte {

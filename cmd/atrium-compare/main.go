@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +32,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "go-proxy" {
+		return goProxy(ctx, args[1:])
+	}
 	fs := flag.NewFlagSet("atrium-compare", flag.ContinueOnError)
 	atrium := fs.String("atrium", "", "the atrium binary to compare; default: atrium beside this binary (env ATRIUM_COMPARE_ATRIUM)")
 	duration := fs.Duration("duration", 5*time.Second, "length of each measured load run; the whole comparison takes about 25 of them (env ATRIUM_COMPARE_DURATION)")
@@ -42,6 +46,7 @@ func run(ctx context.Context, args []string) error {
 	flags := fs.String("flags", "", "flags added to every server's command line, space-separated, e.g. '--otel-sample 1' (env ATRIUM_COMPARE_FLAGS)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atrium-compare [--duration 5s] [--rate 200] [--out docs/comparison.md]")
+		fmt.Fprintln(fs.Output(), "       atrium-compare go-proxy ADDR UPSTREAM   (the proxy scenario's Go floor; the credential in ATRIUM_COMPARE_PROXY_TOKEN)")
 		fs.PrintDefaults()
 	}
 	if err := ff.Parse(fs, args, ff.WithEnvVarPrefix("ATRIUM_COMPARE")); err != nil {
@@ -50,15 +55,16 @@ func run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	if *atrium == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return err
-		}
 		*atrium = filepath.Join(filepath.Dir(self), "atrium")
 	}
 	cfg := compare.Config{
-		Binary: *atrium, Duration: *duration, Rate: *rate, Workers: *workers, Progress: os.Stderr, Database: *database,
+		GoProxy: []string{self, "go-proxy"},
+		Binary:  *atrium, Duration: *duration, Rate: *rate, Workers: *workers, Progress: os.Stderr, Database: *database,
 		Command: strings.TrimSpace("atrium-compare " + strings.Join(args, " ")),
 	}
 	if *scenarios != "" {
@@ -74,4 +80,16 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "report written to %s\n", *out)
 	return nil
+}
+
+// goProxy serves compare.GoProxy: atrium-compare go-proxy ADDR UPSTREAM.
+func goProxy(ctx context.Context, args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: atrium-compare go-proxy ADDR UPSTREAM")
+	}
+	ln, err := net.Listen("tcp", args[0])
+	if err != nil {
+		return err
+	}
+	return compare.GoProxy(ctx, ln, args[1], os.Getenv("ATRIUM_COMPARE_PROXY_TOKEN"))
 }

@@ -59,6 +59,11 @@ func TestCompareSmoke(t *testing.T) {
 			Requests         int
 			Errors           int
 		}
+		Proxy []struct {
+			Proxy string
+			OK    int
+			CPU   float64 `json:"cpu_per_request_us"`
+		}
 	}
 	raw, err := os.ReadFile(strings.TrimSuffix(out, ".md") + ".json")
 	if err != nil {
@@ -101,6 +106,18 @@ func TestCompareSmoke(t *testing.T) {
 		if r.Requests == 0 || r.Errors != 0 {
 			t.Errorf("storage, %s on %s: %d requests, %d errors", r.Endpoint, r.Engine, r.Requests, r.Errors)
 		}
+	}
+	// The proxy beside nginx and beside the Go floor, each answering and
+	// each measured.
+	var proxies []string
+	for _, r := range rep.Proxy {
+		proxies = append(proxies, r.Proxy)
+		if r.OK == 0 || r.CPU <= 0 {
+			t.Errorf("proxy %s: %d answered, %.1f µs of CPU each", r.Proxy, r.OK, r.CPU)
+		}
+	}
+	if strings.Join(proxies, ", ") != "atrium, nginx, Go net/http floor" {
+		t.Errorf("proxies measured: %v", proxies)
 	}
 	charts, _ := filepath.Glob(filepath.Join(strings.TrimSuffix(out, ".md"), "*.svg"))
 	if len(charts) != 4 {

@@ -8,7 +8,7 @@ package hop
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+	"sync"
 )
 
 // ErrNoInstance reports a call to a service that has no live instance: a
@@ -23,7 +23,8 @@ type recordKey struct{}
 
 // Record holds the id of the instance that last served a call.
 type Record struct {
-	instance atomic.Pointer[string]
+	mu       sync.Mutex // a hedged call's two requests may both write
+	instance string
 }
 
 // WithRecord returns a context that carries a fresh Record. The context
@@ -49,17 +50,18 @@ func (c *recordCtx) Value(key any) any {
 // Observe notes in the context's Record, if any, that instance served the call.
 func Observe(ctx context.Context, instance string) {
 	if r, ok := ctx.Value(recordKey{}).(*Record); ok {
-		r.instance.Store(&instance)
+		r.mu.Lock()
+		r.instance = instance
+		r.mu.Unlock()
 	}
 }
 
 // Instance returns the observed instance id, or "" when none was observed
 // (an in-process call).
 func (r *Record) Instance() string {
-	if p := r.instance.Load(); p != nil {
-		return *p
-	}
-	return ""
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.instance
 }
 
 type routeKey struct{}

@@ -55,42 +55,54 @@ type Surface []Route
 // service, escaped, such as /products/p001), and the value of its :user
 // parameter if it has one. A path with a dot segment matches nothing.
 func (s Surface) Match(method, path string) (Route, string, bool) {
-	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if slices.Contains(segs, "..") || slices.Contains(segs, ".") {
-		return Route{}, "", false
+	path = strings.TrimPrefix(path, "/")
+	for rest := path; ; {
+		seg, after, more := strings.Cut(rest, "/")
+		if seg == ".." || seg == "." {
+			return Route{}, "", false
+		}
+		if !more {
+			break
+		}
+		rest = after
 	}
 	for _, r := range s {
 		if r.Method != method {
 			continue
 		}
-		if user, ok := match(strings.Split(strings.TrimPrefix(r.Path, "/"), "/"), segs); ok {
+		if user, ok := match(strings.TrimPrefix(r.Path, "/"), path); ok {
 			return r, user, true
 		}
 	}
 	return Route{}, "", false
 }
 
-// match compares a route's segments with a path's, returning the :user
-// segment.
-func match(route, path []string) (string, bool) {
-	if len(route) != len(path) {
-		return "", false
-	}
+// match compares a route's segments with a path's, one by one (a request
+// allocates nothing here), returning the :user segment.
+func match(route, path string) (string, bool) {
 	user := ""
-	for i, seg := range route {
+	for {
+		rseg, rrest, rmore := strings.Cut(route, "/")
+		pseg, prest, pmore := strings.Cut(path, "/")
 		switch {
-		case strings.HasPrefix(seg, ":"):
-			if path[i] == "" {
+		case strings.HasPrefix(rseg, ":"):
+			if pseg == "" {
 				return "", false
 			}
-			if seg[1:] == OwnerParam {
-				user = path[i]
+			if rseg[1:] == OwnerParam {
+				user = pseg
 			}
-		case seg != path[i]:
+		case rseg != pseg:
 			return "", false
 		}
+		if rmore != pmore {
+			return "", false
+		}
+		if !rmore {
+			return user, true
+		}
+		route, path = rrest, prest
 	}
-	return user, true
 }
 
 // check returns an error naming the routes of e that s does not declare,

@@ -317,7 +317,11 @@ func ShuttingDown(ctx context.Context) <-chan struct{} {
 func Deadline() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ms, err := strconv.ParseInt(c.Request().Header.Get(hop.TimeoutHeader), 10, 64)
+			asked := c.Request().Header.Get(hop.TimeoutHeader)
+			if asked == "" {
+				return next(c)
+			}
+			ms, err := strconv.ParseInt(asked, 10, 64)
 			if err != nil || ms <= 0 {
 				return next(c)
 			}

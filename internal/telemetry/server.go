@@ -26,22 +26,59 @@ const TraceHeader = "X-Trace-Id"
 type serverMetrics struct {
 	duration metric.Float64Histogram
 	active   metric.Int64UpDownCounter
-	sets     sync.Map // "method route status" → metric.MeasurementOption
+
+	mu     sync.RWMutex
+	sets   map[setKey]metric.MeasurementOption
+	routes map[string]string // echo's pattern → OpenAPI's (Route)
+}
+
+// setKey names a request's measurements: a struct, so that looking one up
+// allocates nothing.
+type setKey struct {
+	method, route string
+	status        int
 }
 
 // set returns the attributes of a request's measurements, made once per
 // method, route and status (route "" and status 0: method alone).
 func (m *serverMetrics) set(method, route string, status int) metric.MeasurementOption {
-	id := method + " " + route + " " + strconv.Itoa(status)
-	if o, ok := m.sets.Load(id); ok {
-		return o.(metric.MeasurementOption)
+	k := setKey{method, route, status}
+	m.mu.RLock()
+	o, ok := m.sets[k]
+	m.mu.RUnlock()
+	if ok {
+		return o
 	}
 	kvs := []attribute.KeyValue{attribute.String("http.request.method", method)}
 	if route != "" {
 		kvs = append(kvs, attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
 	}
-	o, _ := m.sets.LoadOrStore(id, metric.WithAttributeSet(attribute.NewSet(kvs...)))
-	return o.(metric.MeasurementOption)
+	o = metric.WithAttributeSet(attribute.NewSet(kvs...))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sets == nil {
+		m.sets = map[setKey]metric.MeasurementOption{}
+	}
+	m.sets[k] = o
+	return o
+}
+
+// route is Route(pattern), written once per pattern.
+func (m *serverMetrics) route(pattern string) string {
+	m.mu.RLock()
+	r, ok := m.routes[pattern]
+	m.mu.RUnlock()
+	if ok {
+		return r
+	}
+	r = Route(pattern)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.routes == nil {
+		m.routes = map[string]string{}
+	}
+	m.routes[pattern] = r
+	return r
 }
 
 func newServerMetrics(m metric.Meter) (*serverMetrics, error) {
@@ -94,9 +131,9 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err) // answer now, so that the status below is the one sent
 			}
-			route := Route(c.Path())
+			route := t.server.route(c.Path())
 			if inner := hop.RouteOf(c.Request().Context()); inner != "" {
-				route = Route(inner)
+				route = t.server.route(inner)
 			}
 			status := c.Response().Status
 			if span.IsRecording() {

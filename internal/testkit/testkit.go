@@ -37,13 +37,16 @@ func Tool(t testing.TB, name string) string {
 
 // serve starts cmd, a server a test needs: it dies with the test's process
 // and is killed when the test ends.
-func serve(t testing.TB, cmd *exec.Cmd) {
+func serve(t testing.TB, cmd *exec.Cmd) (exited <-chan struct{}) {
 	t.Helper()
 	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return done
 }
 
 // listening waits until what listens on addr, failing the test after 20 s.

@@ -11,8 +11,8 @@ import (
 // asks for Done. A call over HTTP asks at once (the transport waits on
 // it), so it costs what context.WithTimeout does; a call to a service in
 // the same process that never waits on its context (a read from memory)
-// costs one small allocation instead of four or five. Err and Deadline
-// answer alike either way.
+// costs one small allocation instead of four or five. Err, Deadline and
+// context.Cause answer alike either way.
 func withTimeout(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	deadline := time.Now().Add(timeout)
 	if d, ok := parent.Deadline(); ok && !d.After(deadline) {

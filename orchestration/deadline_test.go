@@ -76,6 +76,25 @@ func TestALazyDeadlineAnswersAsContextWithTimeoutDoes(t *testing.T) {
 			t.Errorf("deadline %v: want the parent's, within a second", d)
 		}
 	})
+	t.Run("the cause", func(t *testing.T) {
+		live, stopLive := context.WithCancel(context.Background()) // as a plan's context is
+		defer stopLive()
+		ctx, cancel := withTimeout(live, 20*time.Millisecond)
+		defer cancel()
+		d, _ := ctx.Deadline()
+		time.Sleep(time.Until(d))
+		if ctx.Err() == nil || !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			t.Errorf("err %v, cause %v; want the deadline both", ctx.Err(), context.Cause(ctx))
+		}
+		why := errors.New("the page was cancelled")
+		parent, stop := context.WithCancelCause(context.Background())
+		ctx, cancel = withTimeout(parent, time.Hour)
+		defer cancel()
+		stop(why)
+		if !errors.Is(ctx.Err(), context.Canceled) || context.Cause(ctx) != why {
+			t.Errorf("err %v, cause %v; want canceled, because %v", ctx.Err(), context.Cause(ctx), why)
+		}
+	})
 	t.Run("values", func(t *testing.T) {
 		type key struct{}
 		ctx, cancel := withTimeout(context.WithValue(context.Background(), key{}, "v"), time.Hour)

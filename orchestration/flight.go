@@ -40,7 +40,7 @@ func (f *flights) shard(k flightKey) *flightShard {
 		for i := 0; i < len(s); i++ {
 			h = (h ^ uint32(s[i])) * 16777619
 		}
-		h = (h ^ 0) * 16777619 // the two apart: ("ab", "c") is not ("a", "bc")
+		h = (h ^ 0xff) * 16777619 // a separator: ("ab", "c") is not ("a", "bc")
 	}
 	return &f.shards[h%flightShards]
 }

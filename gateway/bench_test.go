@@ -142,6 +142,12 @@ func BenchmarkProxy(b *testing.B) {
 	if err := reg.Register(registry.Instance{ID: "catalog-1", Service: services.Catalog, Address: host, Port: p}); err != nil {
 		b.Fatal(err)
 	}
+	// Telemetry as atrium's defaults have it: one new trace in a hundred.
+	sampled, err := telemetry.New(context.Background(), telemetry.Config{Service: "bench", RingTraces: 16, SampleRatio: 0.01})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sampled.Shutdown(context.Background())
 	target, _ := url.Parse(catalog.URL)
 	floor := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
@@ -154,7 +160,7 @@ func BenchmarkProxy(b *testing.B) {
 		name string
 		h    http.Handler
 	}{
-		{"atrium", microservicesWith(b, reg, roomy, func(c *gateway.Config) { c.Limits = benchLimits })},
+		{"atrium", microservicesWith(b, reg, roomy, func(c *gateway.Config) { c.Limits, c.Telemetry = benchLimits, sampled })},
 		{"floor", floor},
 	} {
 		b.Run(px.name, func(b *testing.B) {

@@ -189,7 +189,8 @@ func (c *Composer) drive(ctx context.Context, id string, s checkoutState, run *o
 		// orders service died or timed out while placing the order): the
 		// run goes forward later, in a recovery pass.
 		_ = c.log.Release(context.WithoutCancel(ctx), id, c.owner)
-		return Answer{}, fmt.Errorf("checkout %s: %w", id, ErrInProgress)
+		return Answer{}, fmt.Errorf("checkout %s: paid for, its order not placed yet; the Idempotency-Key %q answers the order once a recovery pass has placed it: %w",
+			id, s.Key, ErrInProgress)
 	}
 	if errors.Is(err, orchestration.ErrSagaTaken) {
 		return Answer{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,8 +103,8 @@ func TestCheckoutGoesForwardPastTheCommit(t *testing.T) {
 	broken := svc
 	broken.Orders = brokenOrders{svc.Orders}
 	_, err := checkout(composite.New(broken, composite.Config{Log: log}), "u06", "forward-1")
-	if !errors.Is(err, composite.ErrInProgress) {
-		t.Fatalf("err = %v, want ErrInProgress", err)
+	if !errors.Is(err, composite.ErrInProgress) || !strings.Contains(err.Error(), `"forward-1" answers the order`) {
+		t.Fatalf("err = %v, want ErrInProgress, naming the key that answers the order", err)
 	}
 	if after, _ := svc.Inventory.Stock(ctx, "p003"); after.Sold != before.Sold+1 {
 		t.Errorf("stock %+v (before %+v): the commit was undone", after, before)

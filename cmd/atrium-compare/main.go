@@ -87,6 +87,11 @@ func goProxy(ctx context.Context, args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: atrium-compare go-proxy ADDR UPSTREAM")
 	}
+	// It sends the catalog's credential for whoever calls it: a benchmark
+	// peer, never to be reached from another machine.
+	if host, _, err := net.SplitHostPort(args[0]); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("go-proxy: %q is not a loopback address (127.0.0.1:PORT)", args[0])
+	}
 	ln, err := net.Listen("tcp", args[0])
 	if err != nil {
 		return err

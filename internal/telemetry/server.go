@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,20 +112,21 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			ctx := req.Context()
+			method := Method(req.Method)
 			var span trace.Span = noSpan
 			if !untraced(req.Method, c.Path()) {
 				ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
-				ctx, span = t.Tracer.Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindServer))
+				ctx, span = t.Tracer.Start(ctx, method, trace.WithSpanKind(trace.SpanKindServer))
 			}
 			if span.IsRecording() {
-				span.SetAttributes(semconv.HTTPRequestMethodKey.String(req.Method), semconv.URLPath(req.URL.Path))
+				span.SetAttributes(semconv.HTTPRequestMethodKey.String(method), semconv.URLPath(req.URL.Path))
 			}
 			defer span.End()
 			c.SetRequest(req.WithContext(ctx))
 			if sc := span.SpanContext(); sc.IsSampled() {
 				c.Response().Header().Set(TraceHeader, sc.TraceID().String())
 			}
-			active := t.server.set(req.Method, "", 0)
+			active := t.server.set(method, "", 0)
 			t.server.active.Add(ctx, 1, active)
 			start := time.Now()
 			err := next(c)
@@ -137,17 +139,29 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			if span.IsRecording() {
-				span.SetName(req.Method + " " + route)
+				span.SetName(method + " " + route)
 				span.SetAttributes(semconv.HTTPRoute(route), semconv.HTTPResponseStatusCode(status))
 				if status >= 500 {
 					span.SetStatus(codes.Error, strconv.Itoa(status))
 				}
 			}
 			t.server.active.Add(ctx, -1, active)
-			t.server.duration.Record(ctx, time.Since(start).Seconds(), t.server.set(req.Method, route, status))
+			t.server.duration.Record(ctx, time.Since(start).Seconds(), t.server.set(method, route, status))
 			return nil
 		}
 	}
+}
+
+// Method is a request's method as metrics and spans name it: one of
+// HTTP's, or _OTHER (OpenTelemetry's conventions), so that a client that
+// makes methods up cannot grow the metrics' series without bound.
+func Method(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }
 
 // noSpan is the span of an untraced request: it records nothing.

@@ -168,3 +168,41 @@ func TestTheRingKeepsPeoplesRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestMadeUpMethodsAreMeasuredAsOne: a client that sends methods of its own
+// making gets them measured as _OTHER, not a series each.
+func TestMadeUpMethodsAreMeasuredAsOne(t *testing.T) {
+	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
+	e := echo.New()
+	e.Use(tel.Middleware())
+	e.GET("/products/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	for i := range 3 {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(fmt.Sprintf("MADEUP%d", i), "/products/p001", nil))
+	}
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/products/p001", nil))
+	w := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	metrics := w.Body.String()
+	if strings.Contains(metrics, "MADEUP") || !strings.Contains(metrics, `http_request_method="_OTHER"`) || !strings.Contains(metrics, `http_request_method="GET"`) {
+		t.Errorf("the methods measured:\n%s", grepLines(metrics, "http_request_method"))
+	}
+	for _, tr := range tel.Ring.Recent() {
+		if strings.Contains(tr.Root, "MADEUP") {
+			t.Errorf("a trace is named %q", tr.Root)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

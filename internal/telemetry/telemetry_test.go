@@ -19,11 +19,7 @@ import (
 )
 
 func TestRingKeepsTheNewestTraces(t *testing.T) {
-	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", RingTraces: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := newTelemetry(t, telemetry.Config{Service: "test", RingTraces: 2})
 	var ids []string
 	for i := range 3 {
 		ctx, root := tel.Tracer.Start(context.Background(), fmt.Sprintf("root %d", i))
@@ -45,11 +41,7 @@ func TestRingKeepsTheNewestTraces(t *testing.T) {
 }
 
 func TestUnsampledRequestsMakeNoSpans(t *testing.T) {
-	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", SampleRatio: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := newTelemetry(t, telemetry.Config{Service: "test", SampleRatio: -1})
 	ctx, root := tel.Tracer.Start(context.Background(), "root")
 	_, child := tel.Span(ctx, "call", "child")
 	if child.IsRecording() || child.SpanContext().SpanID() != root.SpanContext().SpanID() {
@@ -63,11 +55,7 @@ func TestUnsampledRequestsMakeNoSpans(t *testing.T) {
 }
 
 func TestLogLinesCarryTheTrace(t *testing.T) {
-	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := newTelemetry(t, telemetry.Config{Service: "test"})
 	var buf bytes.Buffer
 	log := slog.New(telemetry.LogHandler(slog.NewJSONHandler(&buf, nil))).With("component", "x")
 	ctx, span := tel.Tracer.Start(context.Background(), "op")
@@ -116,11 +104,7 @@ func TestOTLPExport(t *testing.T) {
 // wildcard (a service under its instance's /*) is named after the inner
 // route, in its span and its measurements.
 func TestTheRingKeepsPeoplesRequests(t *testing.T) {
-	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := newTelemetry(t, telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
 	inner := echo.New()
 	inner.GET("/items/:id", func(c echo.Context) error {
 		hop.SetRoute(c.Request().Context(), c.Path())
@@ -172,11 +156,7 @@ func TestTheRingKeepsPeoplesRequests(t *testing.T) {
 // TestMadeUpMethodsAreMeasuredAsOne: a client that sends methods of its own
 // making gets them measured as _OTHER, not a series each.
 func TestMadeUpMethodsAreMeasuredAsOne(t *testing.T) {
-	tel, err := telemetry.New(context.Background(), telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tel.Shutdown(context.Background())
+	tel := newTelemetry(t, telemetry.Config{Service: "test", SampleRatio: 1, RingTraces: 4})
 	e := echo.New()
 	e.Use(tel.Middleware())
 	e.GET("/products/:id", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
@@ -205,4 +185,15 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// newTelemetry is telemetry.New(cfg), shut down when the test ends.
+func newTelemetry(t *testing.T, cfg telemetry.Config) *telemetry.Telemetry {
+	t.Helper()
+	tel, err := telemetry.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	return tel
 }

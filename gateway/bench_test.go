@@ -2,16 +2,12 @@ package gateway_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/atrium-bff/atrium/compare"
 	"github.com/atrium-bff/atrium/gateway"
 	"github.com/atrium-bff/atrium/gateway/limit"
 	"github.com/atrium-bff/atrium/internal/telemetry"
@@ -126,42 +122,28 @@ func BenchmarkTracing(b *testing.B) {
 
 // BenchmarkProxy measures a proxied request through the gateway's handler
 // (its middleware, the route's surface check and OpenAPI validation, the
-// balancing transport) beside a bare httputil.ReverseProxy with pooled
-// buffers, both to the same catalog instance on loopback: the difference
-// is what atrium adds to a request over net/http's own cost.
+// balancing transport) beside net/http's floor (compare.FloorProxy), both
+// to the same catalog instance on loopback: the difference is what atrium
+// adds to a request over net/http's own cost.
 func BenchmarkProxy(b *testing.B) {
 	reg := registry.New(time.Hour)
 	product := []byte(`{"id":"p001","name":"Trail Shoe 1","category":"sports","description":"A shoe.","price_cents":4999,"currency":"EUR"}`)
-	catalog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	catalog := register(b, reg, services.Catalog, "catalog-1", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(product)
 	}))
-	defer catalog.Close()
-	host, port, _ := net.SplitHostPort(strings.TrimPrefix(catalog.URL, "http://"))
-	p, _ := strconv.Atoi(port)
-	if err := reg.Register(registry.Instance{ID: "catalog-1", Service: services.Catalog, Address: host, Port: p}); err != nil {
-		b.Fatal(err)
-	}
 	// Telemetry as atrium's defaults have it: one new trace in a hundred.
 	sampled, err := telemetry.New(context.Background(), telemetry.Config{Service: "bench", RingTraces: 16, SampleRatio: 0.01})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer sampled.Shutdown(context.Background())
-	target, _ := url.Parse(catalog.URL)
-	floor := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			r.Out.URL.Path = strings.TrimPrefix(r.In.URL.Path, "/services/catalog")
-		},
-		BufferPool: gateway.NewBufferPool(),
-	}
 	for _, px := range []struct {
 		name string
 		h    http.Handler
 	}{
 		{"atrium", microservicesWith(b, reg, roomy, func(c *gateway.Config) { c.Limits, c.Telemetry = benchLimits, sampled })},
-		{"floor", floor},
+		{"floor", compare.FloorProxy(catalog, "")},
 	} {
 		b.Run(px.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -185,15 +185,17 @@ func withAnswer(cfg composite.Config) composite.Config {
 }
 
 // register serves h on a real loopback server and registers it as service.
-func register(t testing.TB, reg *registry.Registry, service, id string, h http.Handler) {
+func register(t testing.TB, reg *registry.Registry, service, id string, h http.Handler) (addr string) {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	addr = strings.TrimPrefix(srv.URL, "http://")
+	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	if err := reg.Register(registry.Instance{ID: id, Service: service, Address: host, Port: p}); err != nil {
 		t.Fatal(err)
 	}
+	return addr
 }
 
 func do(t testing.TB, h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {

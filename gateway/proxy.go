@@ -10,7 +10,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,10 +97,8 @@ func (px *proxy) admit(c echo.Context, route rest.Route, user string) error {
 // gives up on a service that does not answer at all.
 func (px *proxy) forward(c echo.Context, name string, h http.Handler) error {
 	budget := px.timeout
-	if asked := c.Request().Header.Get(hop.TimeoutHeader); asked != "" {
-		if ms, err := strconv.ParseInt(asked, 10, 64); err == nil && ms > 0 {
-			budget = min(budget, time.Duration(ms)*time.Millisecond)
-		}
+	if asked, ok := hop.Budget(c.Request().Header); ok {
+		budget = min(budget, asked)
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), budget+proxyGrace)
 	defer cancel()
@@ -114,7 +111,7 @@ func (px *proxy) forward(c echo.Context, name string, h http.Handler) error {
 	req.Method = readAs(req.Method)
 	requestID := c.Response().Header().Get(echo.HeaderXRequestID)
 	req.Header.Set(echo.HeaderXRequestID, requestID)
-	req.Header.Set(hop.TimeoutHeader, strconv.FormatInt(max(budget.Milliseconds(), 1), 10))
+	hop.SetBudget(req.Header, budget)
 	// The client's credentials are the gateway's business, not the
 	// service's: the gateway authenticates to the service with its own.
 	// And the gateway has answered the client's Expect: 100-continue

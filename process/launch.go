@@ -79,10 +79,10 @@ func Launch(ctx context.Context, binary string, args, env []string, timeout time
 	case a := <-addr:
 		p.Base = "http://" + a
 	case <-p.done:
-		return nil, fmt.Errorf("launch %v: exited: %v\n%s", args, p.err, p.tail())
+		return nil, fmt.Errorf("launch %v: exited: %v\n%s", args, p.err, p.Tail())
 	case <-deadline.C:
 		p.Kill()
-		return nil, fmt.Errorf("launch %v: no listening address within %v; its last log lines:\n%s", args, timeout, p.tail())
+		return nil, fmt.Errorf("launch %v: no listening address within %v; its last log lines:\n%s", args, timeout, p.Tail())
 	case <-ctx.Done():
 		p.Kill()
 		return nil, ctx.Err()
@@ -96,10 +96,10 @@ func Launch(ctx context.Context, binary string, args, env []string, timeout time
 		}
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("launch %v: exited before ready: %v\n%s", args, p.err, p.tail())
+			return nil, fmt.Errorf("launch %v: exited before ready: %v\n%s", args, p.err, p.Tail())
 		case <-deadline.C:
 			p.Kill()
-			return nil, fmt.Errorf("launch %v: not ready within %v; its last log lines:\n%s", args, timeout, p.tail())
+			return nil, fmt.Errorf("launch %v: not ready within %v; its last log lines:\n%s", args, timeout, p.Tail())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -112,8 +112,9 @@ func (p *Server) Output() string {
 	return p.logs.String()
 }
 
-// tail is the last 40 lines of the process's log, for a launch that failed.
-func (p *Server) tail() string {
+// Tail is the last 40 lines of the process's log, for a launch or a test
+// that failed.
+func (p *Server) Tail() string {
 	lines := strings.Split(strings.TrimSuffix(p.Output(), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-40):], "\n")
 }

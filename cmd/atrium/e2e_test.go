@@ -87,8 +87,7 @@ func launch(t *testing.T, more []string, args ...string) *proc {
 			t.Errorf("atrium %v did not stop within 20s of SIGTERM", args)
 		}
 		if t.Failed() {
-			lines := strings.Split(p.output(), "\n")
-			t.Logf("last log lines of atrium %v:\n%s", args, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+			t.Logf("last log lines of atrium %v:\n%s", args, p.Tail())
 		}
 	})
 	return p

@@ -8,7 +8,10 @@ package hop
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 	"sync"
+	"time"
 )
 
 // ErrNoInstance reports a call to a service that has no live instance: a
@@ -19,11 +22,31 @@ var ErrNoInstance = errors.New("no live instance")
 // milliseconds, so that the service gives up its work when its caller has.
 const TimeoutHeader = "X-Atrium-Timeout-Ms"
 
+// Budget returns the budget a caller propagated in h (TimeoutHeader), if
+// it sent one that is a positive number.
+func Budget(h http.Header) (time.Duration, bool) {
+	asked := h.Get(TimeoutHeader)
+	if asked == "" { // most requests: nothing to parse
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(asked, 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// SetBudget tells the service a request goes to that its caller waits d
+// (at least a millisecond) for the answer.
+func SetBudget(h http.Header, d time.Duration) {
+	h[TimeoutHeader] = []string{strconv.FormatInt(max(d.Milliseconds(), 1), 10)}
+}
+
 type recordKey struct{}
 
 // Record holds the id of the instance that last served a call.
 type Record struct {
-	mu       sync.Mutex // a hedged call's two requests may both write
+	mu       sync.Mutex // written by the transport, read by the engine
 	instance string
 }
 

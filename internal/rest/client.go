@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -148,7 +147,7 @@ func do[T any](ctx context.Context, c *Client, method, path string, query url.Va
 		req.Header["Content-Type"] = []string{"application/json"}
 	}
 	if d, ok := ctx.Deadline(); ok {
-		req.Header[hop.TimeoutHeader] = []string{strconv.FormatInt(max(time.Until(d).Milliseconds(), 1), 10)}
+		hop.SetBudget(req.Header, time.Until(d))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -317,15 +316,11 @@ func ShuttingDown(ctx context.Context) <-chan struct{} {
 func Deadline() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			asked := c.Request().Header.Get(hop.TimeoutHeader)
-			if asked == "" {
+			budget, ok := hop.Budget(c.Request().Header)
+			if !ok {
 				return next(c)
 			}
-			ms, err := strconv.ParseInt(asked, 10, 64)
-			if err != nil || ms <= 0 {
-				return next(c)
-			}
-			ctx, cancel := context.WithTimeout(c.Request().Context(), time.Duration(ms)*time.Millisecond)
+			ctx, cancel := context.WithTimeout(c.Request().Context(), budget)
 			defer cancel()
 			c.SetRequest(c.Request().WithContext(ctx))
 			return next(c)

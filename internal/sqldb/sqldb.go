@@ -166,11 +166,11 @@ const busyTimeout = 5 * time.Second
 // Tx runs fn in a transaction, committed when fn returns nil and rolled
 // back otherwise. On PostgreSQL a transaction the server aborts as a
 // serialization failure or a deadlock runs again, from the start: fn must
-// only change the database and what it returns. So does one SQLite
-// refuses as busy without waiting out its busy timeout, which it does
-// while another process closing the file's last connection cleans up its
-// write-ahead log. Within a transaction of db
-// that ctx carries (Within), fn runs in that one instead, as a savepoint:
+// only change the database and what it returns. So does a transaction that
+// SQLite refuses as busy without waiting out its busy timeout, which it
+// does while another process closing the file's last connection cleans up
+// its write-ahead log. Within a transaction of db that ctx carries
+// (Within), fn runs in that one instead, as a savepoint:
 // what fn did is undone when it fails, and committed with the rest of the
 // enclosing transaction when it succeeds.
 func (db *DB) Tx(ctx context.Context, fn func(*Tx) error) error {

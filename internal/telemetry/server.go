@@ -27,10 +27,8 @@ const TraceHeader = "X-Trace-Id"
 type serverMetrics struct {
 	duration metric.Float64Histogram
 	active   metric.Int64UpDownCounter
-
-	mu     sync.RWMutex
-	sets   map[setKey]metric.MeasurementOption
-	routes map[string]string // echo's pattern → OpenAPI's (Route)
+	sets     memo[setKey, metric.MeasurementOption]
+	routes   memo[string, string] // echo's pattern → OpenAPI's (Route)
 }
 
 // setKey names a request's measurements: a struct, so that looking one up
@@ -43,43 +41,42 @@ type setKey struct {
 // set returns the attributes of a request's measurements, made once per
 // method, route and status (route "" and status 0: method alone).
 func (m *serverMetrics) set(method, route string, status int) metric.MeasurementOption {
-	k := setKey{method, route, status}
-	m.mu.RLock()
-	o, ok := m.sets[k]
-	m.mu.RUnlock()
-	if ok {
-		return o
-	}
-	kvs := []attribute.KeyValue{attribute.String("http.request.method", method)}
-	if route != "" {
-		kvs = append(kvs, attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
-	}
-	o = metric.WithAttributeSet(attribute.NewSet(kvs...))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sets == nil {
-		m.sets = map[setKey]metric.MeasurementOption{}
-	}
-	m.sets[k] = o
-	return o
+	return m.sets.get(setKey{method, route, status}, func() metric.MeasurementOption {
+		kvs := []attribute.KeyValue{attribute.String("http.request.method", method)}
+		if route != "" {
+			kvs = append(kvs, attribute.String("http.route", route), attribute.Int("http.response.status_code", status))
+		}
+		return metric.WithAttributeSet(attribute.NewSet(kvs...))
+	})
 }
 
 // route is Route(pattern), written once per pattern.
 func (m *serverMetrics) route(pattern string) string {
-	m.mu.RLock()
-	r, ok := m.routes[pattern]
-	m.mu.RUnlock()
+	return m.routes.get(pattern, func() string { return Route(pattern) })
+}
+
+// memo is a map filled on first use and then only read, under a read
+// lock: what every request looks up and few requests add to.
+type memo[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
+}
+
+func (c *memo[K, V]) get(k K, build func() V) V {
+	c.mu.RLock()
+	v, ok := c.m[k]
+	c.mu.RUnlock()
 	if ok {
-		return r
+		return v
 	}
-	r = Route(pattern)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.routes == nil {
-		m.routes = map[string]string{}
+	v = build()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[K]V{}
 	}
-	m.routes[pattern] = r
-	return r
+	c.m[k] = v
+	return v
 }
 
 func newServerMetrics(m metric.Meter) (*serverMetrics, error) {
@@ -112,7 +109,7 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			ctx := req.Context()
-			method := Method(req.Method)
+			method := knownMethod(req.Method)
 			var span trace.Span = noSpan
 			if !untraced(req.Method, c.Path()) {
 				ctx = t.Propagator.Extract(ctx, propagation.HeaderCarrier(req.Header))
@@ -152,10 +149,10 @@ func (t *Telemetry) Middleware() echo.MiddlewareFunc {
 	}
 }
 
-// Method is a request's method as metrics and spans name it: one of
+// knownMethod is a request's method as metrics and spans name it: one of
 // HTTP's, or _OTHER (OpenTelemetry's conventions), so that a client that
 // makes methods up cannot grow the metrics' series without bound.
-func Method(m string) string {
+func knownMethod(m string) string {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
